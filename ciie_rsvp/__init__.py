@@ -1,0 +1,77 @@
+"""ciie-rsvp: registration and welcome invitations for the CIIE California delegation."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import database
+from .config import build_config
+from .extensions import csrf, db, migrate
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _resolve(name: str) -> str:
+    """The packaged folder (wheel) first, then the checkout's top-level one (editable)."""
+    packaged = PACKAGE_DIR / name
+    if packaged.is_dir():
+        return str(packaged)
+    return str(PACKAGE_DIR.parent / name)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application. ``config`` overrides the environment (tests use it)."""
+    settings = build_config(config)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder=_resolve("templates"),
+        static_folder=str(PACKAGE_DIR / "static"),
+    )
+    app.config.update(settings)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_resolve("migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    database.init_app(app)
+    if app.config.get("TRUSTED_PROXY_HOPS"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
+def register_blueprints(app: Flask) -> None:
+    from .core import bp as core_bp
+    from .core.views import register_request_guards
+    from .registration import bp as registration_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(registration_bp)
+    register_request_guards(app)
+
+    @app.template_filter("label")
+    def _label(code: str, kind: str) -> str:
+        from . import choices
+
+        return choices.label(getattr(choices, kind), code)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,147 @@
+"""The ``ciie-rsvp`` command: a Flask CLI group over ``create_app`` plus the service's commands.
+
+Every ``flask`` command (``db upgrade``, ``routes``, ``shell``) works through it too.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import upgrade as alembic_upgrade
+
+from .extensions import db
+
+
+def _create_app() -> Flask:
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """ciie-rsvp: registrations and invitations for the CIIE California delegation."""
+
+
+def prepare_database(app: Flask, *, seed: bool) -> list[str]:
+    """Bring the schema to the newest migration and (optionally) add the seed events."""
+    from .seed import seed_events
+
+    with app.app_context():
+        alembic_upgrade()
+        created = seed_events() if seed else []
+        db.session.commit()
+        return created
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(serve_command)
+    app.cli.add_command(seed_command)
+    app.cli.add_command(mail_group)
+
+
+@click.command("seed")
+@with_appcontext
+def seed_command() -> None:
+    """Add the seed events (idempotent)."""
+    from .seed import seed_events
+
+    created = seed_events()
+    db.session.commit()
+    click.echo(f"seeded: {', '.join(created)}" if created else "seed events already present")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", type=int, default=None, help="Web worker processes (gunicorn).")
+@click.option("--debug", is_flag=True, help="Werkzeug's reloading development server instead.")
+@click.option("--no-migrate", is_flag=True, help="Do not apply migrations on start.")
+def serve_command(host: str, port: int, workers: int | None, debug: bool, no_migrate: bool) -> None:
+    """Run the service: migrate, seed, then serve with gunicorn and a delivery worker."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not no_migrate:
+        created = prepare_database(app, seed=app.config["SEED_ON_START"])
+        if created:
+            click.echo(f"Seeded events: {', '.join(created)}")
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    click.echo(f"ciie-rsvp is running: open http://{shown_host}:{port}/")
+    click.echo(f"Mail goes to: {app.config['MAIL_URL']}")
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    run_gunicorn(host, port, workers or app.config["WEB_WORKERS"])
+
+
+def run_gunicorn(host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("post_worker_init", _start_delivery_thread)
+
+        def load(self) -> Any:
+            return _create_app()
+
+    Server().run()
+
+
+def _start_delivery_thread(worker: Any) -> None:
+    """gunicorn hook: each web worker runs a delivery thread (claims keep them apart)."""
+    from .outbox import run_worker
+
+    app = worker.wsgi
+    if app.config.get("MAIL_DELIVERY") in ("inline", "worker"):
+        stop = threading.Event()
+        thread = threading.Thread(target=run_worker, args=(app, stop), daemon=True,
+                                  name="outbox-delivery")
+        thread.start()
+
+
+@click.group("mail")
+def mail_group() -> None:
+    """Mail delivery."""
+
+
+@mail_group.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--poll", default=5.0, show_default=True, help="Seconds between polls.")
+@click.option("--batch", default=50, show_default=True)
+@with_appcontext
+def mail_worker(once: bool, poll: float, batch: int) -> None:
+    """Deliver queued mail until stopped (SIGTERM or Ctrl-C stops cleanly)."""
+    from .outbox import deliver_due, run_worker
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if once:
+        report = deliver_due(batch)
+        click.echo(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
+        return
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        click.echo("stopping after the current message…", err=True)
+        stop.set()
+        from .outbox import wake_worker
+
+        wake_worker()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"delivery worker started ({app.config['MAIL_URL']})", err=True)
+
+    def _progress(report: Any) -> None:
+        click.echo(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
+
+    run_worker(app, stop, poll_seconds=poll, batch=batch, on_report=_progress)
+    click.echo("delivery worker stopped", err=True)
+    sys.stdout.flush()

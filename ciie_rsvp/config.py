@@ -1,0 +1,107 @@
+"""Settings from ``CIIE_RSVP_*`` environment variables (and a ``.env`` file when present).
+
+Every setting has a safe embedded default so that ``ciie-rsvp serve`` works on a fresh machine:
+SQLite under ``instance/``, mail written as ``.eml`` files to ``instance/mail``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PREFIX = "CIIE_RSVP_"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Read ``CIIE_RSVP_<name>``; an empty value counts as unset."""
+    value = os.environ.get(PREFIX + name)
+    return value if value not in (None, "") else default
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{PREFIX}{name} must be a whole number, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def instance_path() -> Path:
+    """The instance folder: ``CIIE_RSVP_INSTANCE_PATH`` or ``./instance``."""
+    return Path(env("INSTANCE_PATH", "instance")).resolve()  # type: ignore[arg-type]
+
+
+def load_or_create_secret_key(folder: Path) -> str:
+    """Return the secret key kept in ``folder/secret_key``, creating it once.
+
+    Several server processes may start together: ``O_EXCL`` makes exactly one of them write
+    the key and the others read it.
+    """
+    path = folder / "secret_key"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            key = path.read_text().strip()
+            if key:
+                return key
+            import time
+
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} exists but is empty; delete it to generate a new key") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Collect the settings. ``overrides`` (tests, embedding) win over the environment."""
+    overrides = dict(overrides or {})
+    folder = Path(overrides.pop("INSTANCE_PATH", None) or instance_path())
+    folder.mkdir(parents=True, exist_ok=True)
+    database_url = env("DATABASE_URL", f"sqlite:///{folder / 'ciie_rsvp.sqlite3'}")
+    secret = env("SECRET_KEY") or overrides.get("SECRET_KEY") or load_or_create_secret_key(folder)
+    cfg: dict[str, Any] = {
+        "INSTANCE_PATH": str(folder),
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAIL_URL": env("MAIL_URL", f"file://{folder / 'mail'}"),
+        "MAIL_FROM": env("MAIL_FROM", "CIIE California Delegation <noreply@ciie-rsvp.localhost>"),
+        "MAIL_REPLY_TO": env("MAIL_REPLY_TO"),
+        # inline: deliver right after the request commits; worker: a background worker does it;
+        # none: leave messages queued (a separate ``ciie-rsvp mail worker`` delivers them).
+        "MAIL_DELIVERY": env("MAIL_DELIVERY", "inline"),
+        "BASE_URL": (env("BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/"),
+        "PRIVACY_NOTICE_VERSION": env("PRIVACY_NOTICE_VERSION", "2026-11"),
+        "WEB_WORKERS": env_int("WEB_WORKERS", 2),
+        "DB_STATEMENT_TIMEOUT_MS": env_int("DB_STATEMENT_TIMEOUT_MS", 15000),
+        # request limits: a registration form is a few kilobytes
+        "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 256 * 1024),
+        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        "MAX_FORM_PARTS": 200,
+        "MAX_FORM_FIELDS": 200,
+        "WTF_CSRF_TIME_LIMIT": 6 * 3600,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env_bool(
+            "SECURE_COOKIES", (env("BASE_URL") or "").startswith("https://")
+        ),
+        "TRUSTED_PROXY_HOPS": env_int("TRUSTED_PROXY_HOPS", 0),
+        "SEED_ON_START": env_bool("SEED_ON_START", True),
+    }
+    cfg.update(overrides)
+    return cfg

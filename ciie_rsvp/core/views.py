@@ -1,0 +1,103 @@
+"""Health check, error pages and per-request guards shared by every blueprint."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.wrappers import Response
+
+from ..database import mark_immediate
+from ..extensions import db
+from . import bp
+
+log = logging.getLogger(__name__)
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("health check: database unreachable: %s", exc)
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok"), 200
+
+
+def _error_page(code: int, title: str, message: str) -> tuple[str | Response, int]:
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        return jsonify(error=title, message=message), code
+    return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def register_request_guards(app: Flask) -> None:
+    @app.before_request
+    def _guards() -> None:
+        if request.method in WRITE_METHODS:
+            mark_immediate()
+            # urlencoded bodies are not counted by Werkzeug's MAX_FORM_PARTS
+            limit = app.config["MAX_FORM_FIELDS"]
+            if request.mimetype == "application/x-www-form-urlencoded" and (
+                len(request.form) > limit
+                or sum(len(v) for v in request.form.listvalues()) > limit * 5
+            ):
+                raise BadRequest("This form has far too many fields.")
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+        if request.path.startswith("/r/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> tuple[str | Response, int]:
+        return _error_page(400, "Form expired",
+                           "The form was missing its security token or it expired. "
+                           "Go back, reload the page and submit again.")
+
+    @app.errorhandler(OperationalError)
+    def _db_down(exc: OperationalError) -> tuple[str | Response, int]:
+        db.session.rollback()
+        log.error("database error: %s", exc)
+        body, code = _error_page(503, "Temporarily unavailable",
+                                 "The service is busy or its database is unreachable. "
+                                 "Nothing was saved; please try again in a minute.")
+        resp = app.make_response((body, code))
+        resp.headers["Retry-After"] = "30"
+        return resp, 503
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> tuple[str | Response, int]:
+        code = exc.code or 500
+        messages = {
+            400: "The request could not be understood.",
+            404: "There is nothing at this address.",
+            405: "This address does not accept that kind of request.",
+            413: "The submitted data is too large.",
+            429: "Too many requests. Please wait a moment and try again.",
+        }
+        description = exc.description if exc.description and code not in (405, 413) else None
+        return _error_page(code, exc.name, description or messages.get(code, exc.name))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[str | Response, int]:
+        db.session.rollback()
+        log.exception("unhandled error")
+        return _error_page(500, "Something went wrong",
+                           "An unexpected error occurred; it has been logged.")

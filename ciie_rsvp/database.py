@@ -1,0 +1,96 @@
+"""Engine set-up per backend and the few portable write helpers the services share.
+
+SQLite: WAL, a busy timeout, foreign keys, and write transactions that take the write lock up
+front (``BEGIN IMMEDIATE``); a deferred transaction that reads and then writes fails with
+"database is locked" when another process wrote in between. A request that may write (POST and
+friends) and the outbox worker mark themselves with :func:`immediate_transactions`.
+
+PostgreSQL: a statement timeout on every connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event, insert
+from sqlalchemy.engine import Engine
+
+from .extensions import db
+
+_immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("immediate", default=False)
+
+
+@contextlib.contextmanager
+def immediate_transactions() -> Iterator[None]:
+    """Within this block, SQLite transactions begin with ``BEGIN IMMEDIATE``."""
+    token = _immediate.set(True)
+    try:
+        yield
+    finally:
+        _immediate.reset(token)
+
+
+def mark_immediate() -> None:
+    """Make the rest of this context (a request) begin SQLite transactions immediately."""
+    _immediate.set(True)
+
+
+def configure_engine(engine: Engine, statement_timeout_ms: int) -> None:
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _pg_connect(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+            dbapi_conn.commit()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN (the documented pysqlite recipe).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 30000")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        configure_engine(db.engine, app.config["DB_STATEMENT_TIMEOUT_MS"])
+
+
+def insert_ignore(model: type[Any], values: dict[str, Any], conflict: list[str]) -> Any | None:
+    """INSERT a row unless it collides on the unique key ``conflict``; return its id or None.
+
+    Racing inserts of the same key end in exactly one row and no error on SQLite and
+    PostgreSQL (``ON CONFLICT DO NOTHING``).
+    """
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - other backends are not supported
+        stmt = insert(model).values(**values).returning(model.id)
+        return db.session.execute(stmt).scalar_one()
+    stmt = (
+        dialect_insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict)
+        .returning(model.id)
+    )
+    return db.session.execute(stmt).scalar_one_or_none()

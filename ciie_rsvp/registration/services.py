@@ -1,0 +1,166 @@
+"""Registration rules: open/closed events, one registration per (event, email), manage links.
+
+Services never commit; the caller (a view or CLI command) commits once, then dispatches the
+outbox ids it got back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, render_template
+from sqlalchemy import select
+
+from ..choices import INTERESTS
+from ..database import insert_ignore
+from ..emails import build_message, format_address
+from ..extensions import db
+from ..models import AuditEntry, Event, Registration, RegistrationStatus, utcnow
+from ..outbox import enqueue
+from ..tokens import hash_token, looks_like_token, new_token
+
+EDITABLE_FIELDS = (
+    "company", "website", "sector", "company_size", "county", "first_name", "last_name",
+    "job_title", "phone", "interests", "delegates", "language", "notes",
+)
+
+
+class RegistrationClosed(Exception):
+    """The event does not take registrations now."""
+
+    def __init__(self, event: Event, state: str) -> None:
+        super().__init__(state)
+        self.event, self.state = event, state
+
+
+@dataclass
+class SubmitResult:
+    registration_id: int
+    created: bool
+    outbox_ids: list[int | None] = field(default_factory=list)
+
+
+def open_events() -> list[Event]:
+    """Published events, soonest first."""
+    return list(db.session.scalars(
+        select(Event).where(Event.is_published.is_(True)).order_by(Event.start_date, Event.id)))
+
+
+def get_event(slug: str) -> Event | None:
+    if len(slug) > 80:
+        return None
+    return db.session.scalar(select(Event).where(Event.slug == slug))
+
+
+def manage_url(token: str) -> str:
+    """Absolute manage link, always from ``BASE_URL`` (never from the request's Host)."""
+    return f"{current_app.config['BASE_URL']}/r/{token}"
+
+
+def submit(event: Event, data: dict[str, Any], *, source: str = "web",
+           now: dt.datetime | None = None) -> SubmitResult:
+    """Store a registration, or find the one this email already has; queue the right email.
+
+    Racing submissions for the same (event, email) end in one row: the insert is an
+    ``INSERT ... ON CONFLICT DO NOTHING`` on the unique key, and we act on what is stored.
+    """
+    now = now or utcnow()
+    state = event.registration_state(now)
+    if not event.is_published or state != "open":
+        raise RegistrationClosed(event, state if event.is_published else "closed")
+    token, token_hash = new_token()
+    values = {k: v for k, v in data.items() if k != "interests"}
+    values.update(
+        {f"interest_{code}": code in data["interests"] for code, _ in INTERESTS},
+        event_id=event.id,
+        email_normalized=data["email"].lower(),
+        manage_token_hash=token_hash,
+        status=RegistrationStatus.SUBMITTED.value,
+        source=source,
+        consent_at=now,
+        consent_notice_version=current_app.config["PRIVACY_NOTICE_VERSION"],
+        created_at=now,
+        updated_at=now,
+    )
+    new_id = insert_ignore(Registration, values, ["event_id", "email_normalized"])
+    if new_id is not None:
+        reg = db.session.get(Registration, new_id)
+        assert reg is not None
+        db.session.add(AuditEntry(registration_id=new_id, actor="registrant", action="submitted",
+                                  to_status=reg.status, detail=f"source={source}"))
+        return SubmitResult(new_id, True, [_queue_mail(reg, token, "registration_received")])
+    # Already registered: keep what is stored, send the owner of the address a fresh link.
+    reg = db.session.scalar(select(Registration).where(
+        Registration.event_id == event.id,
+        Registration.email_normalized == values["email_normalized"]))
+    assert reg is not None
+    reg.manage_token_hash = token_hash
+    db.session.add(AuditEntry(registration_id=reg.id, actor="registrant",
+                              action="repeat_submission", detail="new manage link sent"))
+    return SubmitResult(reg.id, False, [_queue_mail(reg, token, "registration_exists")])
+
+
+def _queue_mail(reg: Registration, token: str, template: str) -> int | None:
+    """Render ``email/<template>.txt|.html`` for ``reg`` and queue it."""
+    context = {"registration": reg, "event": reg.event, "manage_url": manage_url(token)}
+    subject = render_template(f"email/{template}.subject.txt", **context).strip()
+    text = render_template(f"email/{template}.txt", **context)
+    html = render_template(f"email/{template}.html", **context)
+    message = build_message(
+        sender=current_app.config["MAIL_FROM"],
+        to=format_address(reg.full_name, reg.email),
+        reply_to=current_app.config.get("MAIL_REPLY_TO"),
+        subject=subject,
+        text=text,
+        html=html,
+    )
+    return enqueue(message, kind=template, registration_id=reg.id)
+
+
+def find_by_token(token: str) -> Registration | None:
+    """The registration a manage link points to, or None for an unknown or malformed token."""
+    if not looks_like_token(token):
+        return None
+    return db.session.scalar(
+        select(Registration).where(Registration.manage_token_hash == hash_token(token)))
+
+
+def update(reg: Registration, data: dict[str, Any], *, actor: str = "registrant",
+           organizer_id: int | None = None) -> list[str]:
+    """Apply corrections; return the names of the fields that changed (audited)."""
+    changed = []
+    for name in EDITABLE_FIELDS:
+        if name in data and getattr(reg, name) != data[name]:
+            setattr(reg, name, data[name])
+            changed.append(name)
+    if changed:
+        db.session.add(AuditEntry(registration_id=reg.id, actor=actor, organizer_id=organizer_id,
+                                  action="edited", detail="changed: " + ", ".join(changed)))
+    return changed
+
+
+def withdraw(reg: Registration, *, actor: str = "registrant") -> bool:
+    """Withdraw a registration; False when it already was (idempotent)."""
+    if reg.status == RegistrationStatus.WITHDRAWN:
+        return False
+    db.session.add(AuditEntry(registration_id=reg.id, actor=actor, action="withdrawn",
+                              from_status=reg.status, to_status="withdrawn"))
+    reg.status = RegistrationStatus.WITHDRAWN.value
+    reg.withdrawn_at = utcnow()
+    return True
+
+
+def restore(reg: Registration, *, actor: str = "registrant") -> bool:
+    """Undo a withdrawal: the registration goes back to review as submitted."""
+    if reg.status != RegistrationStatus.WITHDRAWN:
+        return False
+    event = reg.event
+    if not event.is_open():
+        raise RegistrationClosed(event, event.registration_state())
+    db.session.add(AuditEntry(registration_id=reg.id, actor=actor, action="restored",
+                              from_status="withdrawn", to_status="submitted"))
+    reg.status = RegistrationStatus.SUBMITTED.value
+    reg.withdrawn_at = None
+    return True

@@ -1,0 +1,105 @@
+"""Public views: parse the form, call one service, commit once, then hand mail to the outbox."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ..extensions import db
+from ..outbox import dispatch
+from . import bp, services
+from .forms import ActionForm, RegistrantFields, RegistrationForm
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("registration/index.html", events=services.open_events())
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    return render_template("registration/privacy.html")
+
+
+@bp.route("/events/<slug>/register", methods=["GET", "POST"])
+def register(slug: str) -> str | Response | tuple[str, int]:
+    event = services.get_event(slug)
+    if event is None or not event.is_published:
+        abort(404, description="There is no event at this address.")
+    if not event.is_open():
+        return render_template("registration/closed.html", event=event,
+                               state=event.registration_state()), 403
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        try:
+            result = services.submit(event, form.registrant_data())
+        except services.RegistrationClosed:
+            db.session.rollback()
+            return render_template("registration/closed.html", event=event, state="closed"), 403
+        db.session.commit()
+        dispatch(result.outbox_ids)
+        return redirect(url_for(".submitted", slug=event.slug), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("registration/register.html", event=event, form=form), status
+
+
+@bp.get("/events/<slug>/registered")
+def submitted(slug: str) -> str:
+    # The same page whether the address was new or already registered.
+    event = services.get_event(slug)
+    if event is None:
+        abort(404, description="There is no event at this address.")
+    return render_template("registration/submitted.html", event=event)
+
+
+def _registration_or_404(token: str):  # type: ignore[no-untyped-def]
+    reg = services.find_by_token(token)
+    if reg is None:
+        abort(404, description="This link is not valid. It may have been replaced by a newer "
+                               "link sent to your email address.")
+    return reg
+
+
+@bp.route("/r/<token>", methods=["GET", "POST"])
+def manage(token: str) -> str | Response | tuple[str, int]:
+    reg = _registration_or_404(token)
+    form = RegistrantFields(obj=reg)
+    if request.method == "POST":
+        if reg.status == "withdrawn":
+            flash("This registration is withdrawn. Restore it first to make changes.", "error")
+            return redirect(url_for(".manage", token=token), code=303)
+        if form.validate_on_submit():
+            changed = services.update(reg, form.registrant_data())
+            db.session.commit()
+            flash("Your changes are saved." if changed else "Nothing was changed.", "success")
+            return redirect(url_for(".manage", token=token), code=303)
+        return render_template("registration/manage.html", reg=reg, form=form, token=token,
+                               action_form=ActionForm()), 422
+    return render_template("registration/manage.html", reg=reg, form=form, token=token,
+                           action_form=ActionForm())
+
+
+@bp.post("/r/<token>/withdraw")
+def withdraw(token: str) -> Response:
+    reg = _registration_or_404(token)
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+    if services.withdraw(reg):
+        db.session.commit()
+    flash("Your registration is withdrawn. You can restore it from this page.", "success")
+    return redirect(url_for(".manage", token=token), code=303)
+
+
+@bp.post("/r/<token>/restore")
+def restore(token: str) -> Response | tuple[str, int]:
+    reg = _registration_or_404(token)
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+    try:
+        if services.restore(reg):
+            db.session.commit()
+    except services.RegistrationClosed:
+        db.session.rollback()
+        return render_template("registration/closed.html", event=reg.event, state="closed"), 403
+    flash("Your registration is active again.", "success")
+    return redirect(url_for(".manage", token=token), code=303)

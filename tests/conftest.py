@@ -1,0 +1,296 @@
+"""Shared fixtures: a migrated real database (SQLite file, and PostgreSQL when reachable),
+an app per test, a real SMTP server on loopback, and builders that return callables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import smtplib
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from ciie_rsvp import create_app
+from ciie_rsvp.extensions import db
+
+PG_ADMIN_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_admin_url() -> str:
+    return os.environ.get("CIIE_RSVP_TEST_DATABASE_URL") or PG_ADMIN_DEFAULT
+
+
+def _pg_available() -> str | None:
+    """None when PostgreSQL is reachable, else the reason it is not."""
+    try:
+        engine = create_engine(_pg_admin_url(), connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {_pg_admin_url()}: {exc.__class__.__name__}"
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    reason = _pg_available()
+    return ["databases: SQLite file" + (" and PostgreSQL" if reason is None else
+                                         f" only ({reason}; the PostgreSQL part is NOT run)")]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[str]:
+    """A fresh, migrated database for this test session, on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        _migrate(url, tmp_path_factory.mktemp("inst"))
+        yield url
+        return
+    reason = _pg_available()
+    if reason is not None:
+        pytest.skip(reason)
+    admin = make_url(_pg_admin_url())
+    name = f"ciie_rsvp_test_{uuid.uuid4().hex[:10]}"
+    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    try:
+        _migrate(url, tmp_path_factory.mktemp("inst"))
+        yield url
+    finally:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+
+
+def _migrate(url: str, instance: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(instance),
+                      "SECRET_KEY": "migrate", "TESTING": True})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-" + uuid.uuid4().hex,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "MAIL_URL": f"file://{tmp_path / 'mail'}",
+        "MAIL_DELIVERY": "inline",
+        "BASE_URL": "https://rsvp.example.org",
+        "MAIL_FROM": "CIIE Delegation <delegation@wtcla.example.org>",
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(app_config)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def mail_dir(app: Flask) -> Path:
+    return Path(app.config["MAIL_URL"].removeprefix("file://"))
+
+
+def read_mail(folder: Path) -> list[EmailMessage]:
+    """Every .eml in ``folder``, parsed with the strict modern policy."""
+    if not folder.exists():
+        return []
+    files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    return [message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+            for p in files]
+
+
+@pytest.fixture
+def mailbox(mail_dir: Path) -> Callable[[], list[EmailMessage]]:
+    return lambda: read_mail(mail_dir)
+
+
+def text_body(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None
+    return part.get_content()
+
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def valid_registration(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "company": "Golden State Almond Growers, Inc.",
+        "website": "https://almonds.example.com",
+        "sector": "food_agriculture",
+        "company_size": "50-249",
+        "county": "Fresno",
+        "first_name": "Maria",
+        "last_name": "Lopez",
+        "job_title": "Export Manager",
+        "email": "maria.lopez@almonds.example.com",
+        "phone": "(213) 555-0142",
+        "interests": ["exhibit", "delegation"],
+        "delegates": "3",
+        "language": "en",
+        "notes": "We would like to meet importers of nuts.",
+        "consent": "y",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture
+def make_event(app: Flask) -> Callable[..., Any]:
+    """Builder: ``make_event(slug=..., **fields)`` returns the new event's slug."""
+    from ciie_rsvp.models import Event
+
+    def _make(**fields: Any) -> str:
+        defaults: dict[str, Any] = {
+            "slug": "meet-" + uuid.uuid4().hex[:8],
+            "name_en": "Meet in Shanghai, Share the Future",
+            "name_zh": "相约上海，共享未来",
+            "start_date": dt.date(2030, 10, 13),
+            "end_date": dt.date(2030, 10, 13),
+            "timezone": "America/Los_Angeles",
+            "venue": "Downtown Los Angeles",
+            "city": "Los Angeles",
+            "hosts": "Shanghai Municipal Commission of Commerce",
+            "organizers": "World Trade Center Los Angeles",
+        }
+        defaults.update(fields)
+        with app.app_context():
+            db.session.add(Event(**defaults))
+            db.session.commit()
+        return defaults["slug"]
+
+    return _make
+
+
+@pytest.fixture
+def register(client: FlaskClient) -> Callable[..., Any]:
+    """Builder: submit the public form like a browser (GET for the token, then POST)."""
+
+    def _register(slug: str, **overrides: Any) -> Any:
+        page = client.get(f"/events/{slug}/register")
+        assert page.status_code == 200, page.status_code
+        data = valid_registration(**overrides)
+        data["csrf_token"] = csrf_from(page.get_data(as_text=True))
+        return client.post(f"/events/{slug}/register", data=data)
+
+    return _register
+
+
+# --- SMTP -----------------------------------------------------------------------------------
+
+_allowed_smtp_ports: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that opens an SMTP connection to a server it did not start."""
+    original = smtplib.SMTP.connect
+
+    def guarded(self: smtplib.SMTP, host: str = "localhost", port: int = 0,
+                source_address: Any = None) -> Any:
+        if port not in _allowed_smtp_ports:
+            raise AssertionError(f"unexpected SMTP connection to {host}:{port}")
+        return original(self, host, port, source_address)
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", guarded)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SMTPSink:
+    """A real aiosmtpd server on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.reject: Callable[[str], str | None] | None = None
+        sink = self
+
+        class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802,ANN001
+                if sink.reject is not None:
+                    reply = sink.reject(address)
+                    if reply:
+                        return reply
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802,ANN001
+                sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                                      bytes(envelope.original_content or envelope.content)))
+                return "250 Message accepted for delivery"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        _allowed_smtp_ports.add(self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def parsed(self) -> list[EmailMessage]:
+        return [message_from_bytes(raw, policy=policy.default)  # type: ignore[misc]
+                for _, _, raw in self.messages]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPSink]:
+    sink = SMTPSink()
+    sink.start()
+    yield sink
+    sink.stop()
+    _allowed_smtp_ports.discard(sink.port)
