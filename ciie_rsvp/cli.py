@@ -44,6 +44,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(serve_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(mail_group)
+    app.cli.add_command(organizer_group)
 
 
 @click.command("seed")
@@ -145,3 +146,30 @@ def mail_worker(once: bool, poll: float, batch: int) -> None:
     run_worker(app, stop, poll_seconds=poll, batch=batch, on_report=_progress)
     click.echo("delivery worker stopped", err=True)
     sys.stdout.flush()
+
+
+@click.group("organizer")
+def organizer_group() -> None:
+    """Organizer accounts."""
+
+
+@organizer_group.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--role", type=click.Choice(["admin", "staff"]), default="staff", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def organizer_create(email: str, name: str, role: str, password_stdin: bool) -> None:
+    """Create an organizer account (the password is prompted for unless --password-stdin)."""
+    from .organizer.accounts import AccountError, create_organizer
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        organizer = create_organizer(email, name, password, role)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"created {organizer.role} {organizer.email}")
