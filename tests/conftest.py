@@ -303,7 +303,7 @@ ORGANIZER_PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def make_organizer(app: Flask) -> Callable[..., str]:
-    """Builder: ``make_organizer(role="staff", email=...)`` creates an account, returns its email."""
+    """Builder: ``make_organizer(role="staff", email=...)`` creates one; returns its email."""
     from ciie_rsvp.organizer.accounts import create_organizer
 
     def _make(role: str = "staff", email: str | None = None, password: str = ORGANIZER_PASSWORD,

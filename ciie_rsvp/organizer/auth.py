@@ -47,7 +47,7 @@ def organizer_required(role: str | None = None) -> Callable[[F], F]:
 
 
 def is_safe_next(target: str | None) -> bool:
-    """Only same-site relative paths: no scheme, no host, no ``//``, ``/\\`` or whitespace tricks."""
+    """Only same-site relative paths: no scheme or host, no ``//``, ``/\\`` or whitespace."""
     if not target or not target.startswith("/") or len(target) > 2000:
         return False
     if any(ch in target for ch in "\\\t\r\n") or any(ord(ch) < 32 for ch in target):
