@@ -89,6 +89,8 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
             self.cfg.set("post_worker_init", _start_delivery_thread)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             return _create_app()
@@ -173,3 +175,7 @@ def organizer_create(email: str, name: str, role: str, password_stdin: bool) -> 
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(f"created {organizer.role} {organizer.email}")
+
+
+if __name__ == "__main__":  # ``python -m ciie_rsvp.cli``
+    main()

@@ -43,6 +43,13 @@ def _pg_available() -> str | None:
     return None
 
 
+def require_postgres(reason: str) -> None:
+    """Skip the PostgreSQL part visibly, or fail when CI says PostgreSQL must be there."""
+    if os.environ.get("CIIE_RSVP_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"CIIE_RSVP_REQUIRE_POSTGRES=1 but {reason}")
+    pytest.skip(reason)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     reason = _pg_available()
     return ["databases: SQLite file" + (" and PostgreSQL" if reason is None else
@@ -60,7 +67,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         return
     reason = _pg_available()
     if reason is not None:
-        pytest.skip(reason)
+        require_postgres(reason)
     admin = make_url(_pg_admin_url())
     name = f"ciie_rsvp_test_{uuid.uuid4().hex[:10]}"
     admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
