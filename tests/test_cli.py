@@ -17,10 +17,10 @@ def test_first_start_migrates_seeds_and_serves(tmp_path):
     """A fresh instance folder: ``serve`` creates the SQLite DB via Alembic and seeds events."""
     instance = tmp_path / "instance"
     url = f"sqlite:///{instance / 'ciie_rsvp.sqlite3'}"
-    with live_server(url, instance, workers=1,
-                     extra_env={"CIIE_RSVP_SEED_ON_START": "1"}) as base:
-        with urllib.request.urlopen(base + "/", timeout=10) as resp:
-            html = resp.read().decode()
+    with (live_server(url, instance, workers=1,
+                      extra_env={"CIIE_RSVP_SEED_ON_START": "1"}) as base,
+          urllib.request.urlopen(base + "/", timeout=10) as resp):
+        html = resp.read().decode()
     assert "Meet in Shanghai, Share the Future" in html
     assert "The 5th China International Import Expo" in html
     assert "World Trade Center Los Angeles" in html

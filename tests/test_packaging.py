@@ -42,14 +42,14 @@ def test_installed_wheel_migrates_and_serves_without_the_checkout(wheel, tmp_pat
         "from ciie_rsvp import create_app\n"
         "from ciie_rsvp.cli import prepare_database\n"
         "app = create_app()\n"
-        "assert app.template_folder.startswith(%r), app.template_folder\n"
+        f"assert app.template_folder.startswith({str(site)!r}), app.template_folder\n"
         "print(prepare_database(app, seed=True))\n"
         "c = app.test_client()\n"
         "r = c.get('/')\n"
         "assert r.status_code == 200 and 'Meet in Shanghai' in r.get_data(as_text=True)\n"
         "assert c.get('/events/ciie-2022/register').status_code == 200\n"
         "print('ok')\n"
-    ) % str(site)
+    )
     env = {**os.environ, "PYTHONPATH": str(site), "CIIE_RSVP_INSTANCE_PATH": str(tmp_path / "i")}
     env.pop("CIIE_RSVP_DATABASE_URL", None)
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
