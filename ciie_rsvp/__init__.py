@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import database
+from . import database, i18n
 from .config import build_config
 from .extensions import csrf, db, login_manager, migrate
 
@@ -49,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     database.init_app(app)
+    i18n.init_app(app)
     if app.config.get("TRUSTED_PROXY_HOPS"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -69,9 +70,13 @@ def register_blueprints(app: Flask) -> None:
 
     @app.template_filter("label")
     def _label(code: str, kind: str) -> str:
+        """``{{ reg.sector|label('SECTORS') }}``: the translated label of a stored code."""
+        from flask_babel import gettext
+
         from . import choices
 
-        return choices.label(getattr(choices, kind), code)
+        text = choices.label(getattr(choices, kind), code)
+        return gettext(text) if text else text
 
 
 def register_cli(app: Flask) -> None:

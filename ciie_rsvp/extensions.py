@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -30,3 +31,4 @@ login_manager = LoginManager()
 login_manager.login_view = "organizer.login"
 login_manager.login_message = "Please sign in to continue."
 login_manager.session_protection = "basic"
+babel = Babel()

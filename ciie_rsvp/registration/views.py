@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ..extensions import db
@@ -25,7 +26,7 @@ def privacy() -> str:
 def register(slug: str) -> str | Response | tuple[str, int]:
     event = services.get_event(slug)
     if event is None or not event.is_published:
-        abort(404, description="There is no event at this address.")
+        abort(404, description=_("There is no event at this address."))
     if not event.is_open():
         return render_template("registration/closed.html", event=event,
                                state=event.registration_state()), 403
@@ -48,15 +49,15 @@ def submitted(slug: str) -> str:
     # The same page whether the address was new or already registered.
     event = services.get_event(slug)
     if event is None:
-        abort(404, description="There is no event at this address.")
+        abort(404, description=_("There is no event at this address."))
     return render_template("registration/submitted.html", event=event)
 
 
 def _registration_or_404(token: str):  # type: ignore[no-untyped-def]
     reg = services.find_by_token(token)
     if reg is None:
-        abort(404, description="This link is not valid. It may have been replaced by a newer "
-                               "link sent to your email address.")
+        abort(404, description=_("This link is not valid. It may have been replaced by a "
+                                 "newer link sent to your email address."))
     return reg
 
 
@@ -66,12 +67,12 @@ def manage(token: str) -> str | Response | tuple[str, int]:
     form = RegistrantFields(obj=reg)
     if request.method == "POST":
         if reg.status == "withdrawn":
-            flash("This registration is withdrawn. Restore it first to make changes.", "error")
+            flash(_("This registration is withdrawn. Restore it first to make changes."), "error")
             return redirect(url_for(".manage", token=token), code=303)
         if form.validate_on_submit():
             changed = services.update(reg, form.registrant_data())
             db.session.commit()
-            flash("Your changes are saved." if changed else "Nothing was changed.", "success")
+            flash(_("Your changes are saved.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for(".manage", token=token), code=303)
         return render_template("registration/manage.html", reg=reg, form=form, token=token,
                                action_form=ActionForm()), 422
@@ -83,10 +84,10 @@ def manage(token: str) -> str | Response | tuple[str, int]:
 def withdraw(token: str) -> Response:
     reg = _registration_or_404(token)
     if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        abort(400, description=_("The form expired. Reload the page and try again."))
     if services.withdraw(reg):
         db.session.commit()
-    flash("Your registration is withdrawn. You can restore it from this page.", "success")
+    flash(_("Your registration is withdrawn. You can restore it from this page."), "success")
     return redirect(url_for(".manage", token=token), code=303)
 
 
@@ -94,12 +95,12 @@ def withdraw(token: str) -> Response:
 def restore(token: str) -> Response | tuple[str, int]:
     reg = _registration_or_404(token)
     if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        abort(400, description=_("The form expired. Reload the page and try again."))
     try:
         if services.restore(reg):
             db.session.commit()
     except services.RegistrationClosed:
         db.session.rollback()
         return render_template("registration/closed.html", event=reg.event, state="closed"), 403
-    flash("Your registration is active again.", "success")
+    flash(_("Your registration is active again."), "success")
     return redirect(url_for(".manage", token=token), code=303)
