@@ -11,6 +11,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from dotenv import load_dotenv
+
 PREFIX = "CIIE_RSVP_"
 
 
@@ -70,6 +72,9 @@ def load_or_create_secret_key(folder: Path) -> str:
 def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Collect the settings. ``overrides`` (tests, embedding) win over the environment."""
     overrides = dict(overrides or {})
+    if not overrides.get("TESTING"):
+        # A .env file in the working directory; real environment variables win.
+        load_dotenv(Path.cwd() / ".env", override=False)
     folder = Path(overrides.pop("INSTANCE_PATH", None) or instance_path())
     folder.mkdir(parents=True, exist_ok=True)
     database_url = env("DATABASE_URL", f"sqlite:///{folder / 'ciie_rsvp.sqlite3'}")
