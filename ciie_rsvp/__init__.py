@@ -10,7 +10,7 @@ from flask import Flask
 
 from . import database, i18n
 from .config import build_config
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -48,6 +48,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=_resolve("migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     database.init_app(app)
     i18n.init_app(app)
     if app.config.get("TRUSTED_PROXY_HOPS"):

@@ -107,6 +107,14 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         ),
         "TRUSTED_PROXY_HOPS": env_int("TRUSTED_PROXY_HOPS", 0),
         "SEED_ON_START": env_bool("SEED_ON_START", True),
+        # Abuse resistance of the public form.
+        "RATELIMIT_ENABLED": env_bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URL", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "ciie-rsvp",
+        "REGISTER_LIMIT_PER_IP": env("REGISTER_LIMIT_PER_IP", "30 per minute; 300 per hour"),
+        "REGISTER_LIMIT_PER_EMAIL": env("REGISTER_LIMIT_PER_EMAIL", "5 per hour"),
+        "FORM_MIN_FILL_SECONDS": float(env("FORM_MIN_FILL_SECONDS", "3") or 3),
     }
     cfg.update(overrides)
     return cfg

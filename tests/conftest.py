@@ -104,6 +104,8 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "MAIL_DELIVERY": "inline",
         "BASE_URL": "https://rsvp.example.org",
         "MAIL_FROM": "CIIE Delegation <delegation@wtcla.example.org>",
+        "FORM_MIN_FILL_SECONDS": 0,  # tests/test_abuse.py turns the traps back on
+        "RATELIMIT_ENABLED": False,
     }
 
 
@@ -163,6 +165,18 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+_STARTED = re.compile(r'name="started" type="hidden" value="([^"]*)"')
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The hidden fields a browser would send back: CSRF token and the form's start stamp."""
+    fields = {"csrf_token": csrf_from(html)}
+    started = _STARTED.search(html)
+    if started:
+        fields["started"] = started.group(1)
+    return fields
+
+
 def valid_registration(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "company": "Golden State Almond Growers, Inc.",
@@ -219,8 +233,7 @@ def register(client: FlaskClient) -> Callable[..., Any]:
     def _register(slug: str, **overrides: Any) -> Any:
         page = client.get(f"/events/{slug}/register")
         assert page.status_code == 200, page.status_code
-        data = valid_registration(**overrides)
-        data["csrf_token"] = csrf_from(page.get_data(as_text=True))
+        data = {**form_fields(page.get_data(as_text=True)), **valid_registration(**overrides)}
         return client.post(f"/events/{slug}/register", data=data)
 
     return _register

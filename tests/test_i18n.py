@@ -9,7 +9,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from tests.conftest import csrf_from, text_body
+from tests.conftest import csrf_from, form_fields, text_body
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "ciie_rsvp/translations/zh_Hans/LC_MESSAGES/messages.po"
@@ -96,13 +96,13 @@ def test_chinese_registrant_completes_every_step_in_chinese(client, make_event, 
     from tests.conftest import valid_registration
 
     bad = valid_registration(phone="12", language="zh-Hans",
-                             csrf_token=csrf_from(page.get_data(as_text=True)))
+                             **form_fields(page.get_data(as_text=True)))
     resp = client.post(f"/events/{slug}/register", data=bad, headers=zh)
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert "请更正以下内容" in html and "电话号码" in html
     good = valid_registration(first_name="晓明", last_name="王", language="zh-Hans",
-                              csrf_token=csrf_from(html))
+                              **form_fields(html))
     resp = client.post(f"/events/{slug}/register", data=good, headers=zh)
     assert resp.status_code == 303
     assert "您对" in client.get(resp.headers["Location"], headers=zh).get_data(as_text=True)

@@ -75,8 +75,11 @@ def register_request_guards(app: Flask) -> None:
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         )
-        if request.path.startswith("/r/"):
+        if request.path.startswith(("/r/", "/rsvp/")):
             response.headers["Cache-Control"] = "no-store"
+        if request.is_secure or app.config["BASE_URL"].startswith("https://"):
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
         return response
 
     @app.errorhandler(CSRFError)
@@ -111,7 +114,7 @@ def register_request_guards(app: Flask) -> None:
             429: _("Too many requests. Please wait a moment and try again."),
         }
         custom = exc.description and exc.description != type(exc).description
-        description = exc.description if custom and code not in (405, 413) else None
+        description = exc.description if custom and code not in (405, 413, 429) else None
         return _error_page(code, titles.get(code, exc.name),
                            description or messages.get(code, exc.name))
 

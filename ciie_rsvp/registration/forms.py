@@ -6,14 +6,18 @@ Labels and messages are lazy translations; choice labels are translated when a f
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectChoice,
@@ -141,7 +145,17 @@ class RegistrantFields(FlaskForm):
 
 
 class RegistrationForm(RegistrantFields):
-    """The public form: the registrant fields plus email and consent."""
+    """The public form: the registrant fields plus email and consent.
+
+    Two silent bot traps: ``nickname`` is a honeypot hidden from people (CSS, aria-hidden,
+    no tab stop) and ``started`` is a signed timestamp of when the form was shown; a filled
+    honeypot or a form sent back faster than a person can type looks like success to the
+    bot but stores nothing.
+    """
+
+    nickname = StringField(_l("Leave this field empty"),
+                           render_kw={"autocomplete": "off", "tabindex": "-1"})
+    started = HiddenField()
 
     email = EmailField(_l("Email"), filters=[_strip], validators=[
         DataRequired(_l("Enter your email address.")), Length(max=254)],
@@ -153,6 +167,20 @@ class RegistrationForm(RegistrantFields):
 
     email_normalized_value: str = ""
 
+    def stamp(self) -> None:
+        """Sign the time the form is shown (kept across re-renders with errors)."""
+        if not self.started.data:
+            self.started.data = _stamper().dumps(time.time())
+
+    def looks_automated(self, min_seconds: float) -> bool:
+        if self.nickname.data:
+            return True
+        try:
+            shown = float(_stamper().loads(self.started.data or "", max_age=12 * 3600))
+        except (BadSignature, ValueError, TypeError):
+            return True
+        return time.time() - shown < min_seconds
+
     def validate_email(self, field: Any) -> None:
         try:
             self.email_normalized_value = normalize_email(field.data or "")
@@ -163,6 +191,10 @@ class RegistrationForm(RegistrantFields):
         data = super().registrant_data()
         data["email"] = self.email_normalized_value
         return data
+
+
+def _stamper() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="form-started")
 
 
 class ActionForm(FlaskForm):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import logging
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from ..extensions import db
+from ..extensions import db, limiter
 from ..outbox import dispatch
 from . import bp, services
 from .forms import ActionForm, RegistrantFields, RegistrationForm
+
+log = logging.getLogger(__name__)
 
 
 @bp.get("/")
@@ -22,7 +26,14 @@ def privacy() -> str:
     return render_template("registration/privacy.html")
 
 
+def _email_key() -> str:
+    return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
 @bp.route("/events/<slug>/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_EMAIL"], methods=["POST"],
+               key_func=_email_key)
 def register(slug: str) -> str | Response | tuple[str, int]:
     event = services.get_event(slug)
     if event is None or not event.is_published:
@@ -31,6 +42,11 @@ def register(slug: str) -> str | Response | tuple[str, int]:
         return render_template("registration/closed.html", event=event,
                                state=event.registration_state()), 403
     form = RegistrationForm()
+    if request.method == "POST" and form.looks_automated(current_app.config[
+            "FORM_MIN_FILL_SECONDS"]):
+        log.info("registration form: silent reject of an automated-looking submission")
+        return redirect(url_for(".submitted", slug=event.slug), code=303)
+    form.stamp()
     if form.validate_on_submit():
         try:
             result = services.submit(event, form.registrant_data())
