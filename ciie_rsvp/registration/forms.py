@@ -199,3 +199,11 @@ def _stamper() -> URLSafeTimedSerializer:
 
 class ActionForm(FlaskForm):
     """A CSRF-only form for button POSTs (withdraw, restore)."""
+
+
+class EraseForm(FlaskForm):
+    """Deleting personal data needs an explicit tick, not just a click."""
+
+    confirm = BooleanField(_l("Yes, delete my personal data. I understand this cannot be "
+                              "undone."),
+                           validators=[DataRequired(_l("Tick the box to confirm."))])

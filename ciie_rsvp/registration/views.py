@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from werkzeug.wrappers import Response
 
+from .. import privacy as privacy_rights
 from ..extensions import db, limiter
 from ..outbox import dispatch
 from . import bp, services
-from .forms import ActionForm, RegistrantFields, RegistrationForm
+from .forms import ActionForm, EraseForm, RegistrantFields, RegistrationForm
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +92,9 @@ def manage(token: str) -> str | Response | tuple[str, int]:
             flash(_("Your changes are saved.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for(".manage", token=token), code=303)
         return render_template("registration/manage.html", reg=reg, form=form, token=token,
-                               action_form=ActionForm()), 422
+                               action_form=ActionForm(), erase_form=EraseForm()), 422
     return render_template("registration/manage.html", reg=reg, form=form, token=token,
-                           action_form=ActionForm())
+                           action_form=ActionForm(), erase_form=EraseForm())
 
 
 @bp.post("/r/<token>/withdraw")
@@ -105,6 +106,39 @@ def withdraw(token: str) -> Response:
         db.session.commit()
     flash(_("Your registration is withdrawn. You can restore it from this page."), "success")
     return redirect(url_for(".manage", token=token), code=303)
+
+
+@bp.post("/r/<token>/data")
+def download_data(token: str) -> Response:
+    """Right to know: everything we store about the registrant, as a JSON download."""
+    reg = _registration_or_404(token)
+    if not ActionForm().validate_on_submit():
+        abort(400, description=_("The form expired. Reload the page and try again."))
+    data = privacy_rights.personal_data(reg)
+    privacy_rights.record_access(reg)
+    db.session.commit()
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": 'attachment; filename="my-registration.json"',
+        "Cache-Control": "no-store"})
+
+
+@bp.post("/r/<token>/erase")
+def erase(token: str) -> Response | tuple[str, int]:
+    """Right to delete: erase the registrant's personal data after an explicit confirmation."""
+    reg = _registration_or_404(token)
+    form = EraseForm()
+    if not form.validate_on_submit():
+        flash(_("Tick the box to confirm that you want your data deleted."), "error")
+        return redirect(url_for(".manage", token=token), code=303)
+    privacy_rights.erase(reg)
+    db.session.commit()
+    return redirect(url_for(".erased"), code=303)
+
+
+@bp.get("/erased")
+def erased() -> str:
+    return render_template("registration/erased.html")
 
 
 @bp.post("/r/<token>/restore")
