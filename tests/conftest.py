@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 from ciie_rsvp import create_app
 from ciie_rsvp.extensions import db
 
+pytest_plugins = ["tests.browser"]  # chromium / page fixtures
+
 PG_ADMIN_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
