@@ -69,6 +69,14 @@ def load_or_create_secret_key(folder: Path) -> str:
     return key
 
 
+def ratelimit_storage_options(url: str | None) -> dict[str, Any]:
+    """Connection options for the rate-limit storage: bounded timeouts for Redis."""
+    if url and url.split(":", 1)[0] in ("redis", "rediss"):
+        seconds = env_int("RATELIMIT_REDIS_TIMEOUT_MS", 500) / 1000
+        return {"socket_connect_timeout": seconds, "socket_timeout": seconds}
+    return {}
+
+
 def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Collect the settings. ``overrides`` (tests, embedding) win over the environment."""
     overrides = dict(overrides or {})
@@ -109,9 +117,16 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SEED_ON_START": env_bool("SEED_ON_START", True),
         # Abuse resistance of the public form.
         "RATELIMIT_ENABLED": env_bool("RATELIMIT_ENABLED", True),
+        # Redis (``redis://127.0.0.1:6379/1``) makes limits hold across processes and machines.
+        # A Redis outage must never block a registration: each process falls back to counting
+        # in memory until Redis answers again, and any other storage error is logged and
+        # swallowed. Short socket timeouts keep an unreachable Redis from stalling requests.
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URL", "memory://"),
+        "RATELIMIT_STORAGE_OPTIONS": ratelimit_storage_options(env("RATELIMIT_STORAGE_URL")),
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_HEADERS_ENABLED": True,
-        "RATELIMIT_KEY_PREFIX": "ciie-rsvp",
+        "RATELIMIT_KEY_PREFIX": env("RATELIMIT_KEY_PREFIX", "ciie-rsvp"),
         "REGISTER_LIMIT_PER_IP": env("REGISTER_LIMIT_PER_IP", "30 per minute; 300 per hour"),
         "REGISTER_LIMIT_PER_EMAIL": env("REGISTER_LIMIT_PER_EMAIL", "5 per hour"),
         "FORM_MIN_FILL_SECONDS": float(env("FORM_MIN_FILL_SECONDS", "3") or 3),
