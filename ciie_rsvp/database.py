@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from .extensions import db
+
+log = logging.getLogger(__name__)
 
 _immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("immediate", default=False)
 
@@ -71,6 +75,26 @@ def _configure_sqlite(engine: Engine) -> None:
 def init_app(app: Flask) -> None:
     with app.app_context():
         configure_engine(db.engine, app.config["DB_STATEMENT_TIMEOUT_MS"])
+
+    # Registered after Flask-SQLAlchemy's teardown, so it runs first.
+    app.teardown_appcontext(_close_session)
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    """End the request's session even when its connection died under it.
+
+    A connection dropped between queries (a terminated backend, a database restart) makes the
+    closing ROLLBACK fail after the response is built; SQLAlchemy then invalidates the
+    connection, so closing again succeeds and the pool opens a fresh one next time (pre-ping).
+    Without this the error would escape the request and the client would see a 500.
+    """
+    try:
+        db.session.remove()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("database connection lost at the end of a request: %s", exc.orig)
+        db.session.remove()
 
 
 def insert_ignore(model: type[Any], values: dict[str, Any], conflict: list[str]) -> Any | None:

@@ -8,7 +8,7 @@ from flask import Flask, jsonify, redirect, render_template, request, session, u
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.wrappers import Response
 
@@ -88,10 +88,15 @@ def register_request_guards(app: Flask) -> None:
                            _("The form was missing its security token or it expired. "
                              "Go back, reload the page and submit again."))
 
-    @app.errorhandler(OperationalError)
-    def _db_down(exc: OperationalError) -> tuple[str | Response, int]:
+    @app.errorhandler(DBAPIError)
+    def _db_down(exc: DBAPIError) -> tuple[str | Response, int]:
+        # A dropped connection (server restart, terminated backend, network), a lock or
+        # statement timeout: the transaction was rolled back, so say "try again" (503) and let
+        # the pool replace the connection (pre-ping). Other driver errors are bugs: 500.
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+            return _unexpected(exc)
         db.session.rollback()
-        log.error("database error: %s", exc)
+        log.error("database unavailable: %s", exc)
         body, code = _error_page(503, _("Temporarily unavailable"),
                                  _("The service is busy or its database is unreachable. "
                                    "Nothing was saved; please try again in a minute."))
