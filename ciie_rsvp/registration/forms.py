@@ -65,6 +65,10 @@ def translated(pairs: list[tuple[str, str]], placeholder: str | None = None
     return out + [SelectChoice(value, _(label)) for value, label in pairs]
 
 
+# County names are proper nouns (not translated): build the 58 choices once, not per request.
+_COUNTY_CHOICES: tuple[SelectChoice, ...] = tuple(SelectChoice(c, c) for c in CALIFORNIA_COUNTIES)
+
+
 class RegistrantFields(FlaskForm):
     """Everything a registrant may change about their registration (all but the email)."""
 
@@ -108,8 +112,7 @@ class RegistrantFields(FlaskForm):
         super().__init__(*args, **kwargs)
         self.sector.choices = translated(SECTORS, _("Choose a sector…"))
         self.company_size.choices = translated(COMPANY_SIZES, _("Choose…"))
-        self.county.choices = [SelectChoice("", _("Choose a county…"))] + [
-            SelectChoice(c, c) for c in CALIFORNIA_COUNTIES]
+        self.county.choices = [SelectChoice("", _("Choose a county…")), *_COUNTY_CHOICES]
         self.interests.choices = translated(INTERESTS)
         self.language.choices = [SelectChoice(code, label) for code, label in LANGUAGES]
 
