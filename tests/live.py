@@ -22,6 +22,16 @@ from tests.conftest import form_fields, free_port
 def live_server(database_url: str, instance: Path, *, workers: int = 2,
                 extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """Start ``ciie-rsvp serve`` on a free loopback port; yield its base URL."""
+    with live_server_process(database_url, instance, workers=workers,
+                             extra_env=extra_env) as (base, _proc):
+        yield base
+
+
+@contextmanager
+def live_server_process(database_url: str, instance: Path, *, workers: int = 2,
+                        extra_env: dict[str, str] | None = None
+                        ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`live_server`, also yielding the gunicorn master process (fault drills)."""
     port = free_port()
     env = {**os.environ, "CIIE_RSVP_DATABASE_URL": database_url,
            "CIIE_RSVP_INSTANCE_PATH": str(instance), "CIIE_RSVP_SEED_ON_START": "0",
@@ -48,7 +58,7 @@ def live_server(database_url: str, instance: Path, *, workers: int = 2,
                 raise RuntimeError("server did not start:\n" +
                                    (instance / "server.log").read_text(errors="replace"))
             time.sleep(0.2)
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         try:
@@ -57,6 +67,22 @@ def live_server(database_url: str, instance: Path, *, workers: int = 2,
             proc.kill()
             proc.wait()
         log.close()
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The gunicorn worker processes (children) of ``master_pid``, from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ")"
+        if int(stat.rsplit(")", 1)[1].split()[1]) == master_pid:
+            pids.append(int(entry.name))
+    return sorted(pids)
 
 
 class Browserish:
