@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
 _LINE_BREAKS = {"\n", "\r"}
+WEBSITE_MAX = 300  # Registration.website
 
 
 def has_control_chars(value: str, *, multiline: bool = False) -> bool:
@@ -40,14 +41,23 @@ class NoControlChars:
 
 
 def normalize_email(value: str) -> str:
-    """Validate an address (syntax only, no DNS) and return its normalized form."""
+    """Validate an address (syntax only, no DNS) and return its normalized form.
+
+    Internationalized domains are fine; a non-ASCII local part (SMTPUTF8) is refused because
+    the mail we send could not be addressed to it (Python's email package and most relays
+    reject it), which used to turn such a submission into a 500. The lower-cased form is the
+    unique key, so it must fit the column too (``İ`` lower-cases to two code points).
+    """
     if has_control_chars(value):
         raise ValueError(_("The email address must not contain line breaks or control "
                            "characters."))
     try:
-        result = validate_email(value, check_deliverability=False)
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(_("Enter a valid email address (%(reason)s).", reason=str(exc))) from exc
+    if len(result.normalized.lower()) > 254:
+        raise ValueError(_("Enter a valid email address (%(reason)s).",
+                           reason="too long"))
     return result.normalized
 
 
@@ -77,4 +87,6 @@ def normalize_website(value: str) -> str:
         raise ValueError(_("Enter a website starting with http:// or https://."))
     if "." not in parts.hostname and parts.hostname != "localhost":
         raise ValueError(_("Enter the website's full domain, for example https://example.com."))
+    if len(value) > WEBSITE_MAX:  # the added https:// can push a 300-character entry over
+        raise ValueError(_("Enter at most %(max)d characters.", max=WEBSITE_MAX))
     return value
