@@ -38,6 +38,20 @@ def immediate_transactions() -> Iterator[None]:
         _immediate.reset(token)
 
 
+@contextlib.contextmanager
+def deferred_transactions() -> Iterator[None]:
+    """Within this block, SQLite transactions begin deferred even in a write request.
+
+    For the read-and-validate part of a write request: the write lock is then taken only for
+    the write itself (end the read transaction with a rollback before writing).
+    """
+    token = _immediate.set(False)
+    try:
+        yield
+    finally:
+        _immediate.reset(token)
+
+
 def mark_immediate() -> None:
     """Make the rest of this context (a request) begin SQLite transactions immediately."""
     _immediate.set(True)

@@ -9,6 +9,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 
 from .. import privacy as privacy_rights
+from ..database import deferred_transactions
 from ..extensions import db, limiter
 from ..outbox import dispatch
 from . import bp, services
@@ -36,19 +37,26 @@ def _email_key() -> str:
 @limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_EMAIL"], methods=["POST"],
                key_func=_email_key)
 def register(slug: str) -> str | Response | tuple[str, int]:
-    event = services.get_event(slug)
-    if event is None or not event.is_published:
-        abort(404, description=_("There is no event at this address."))
-    if not event.is_open():
-        return render_template("registration/closed.html", event=event,
-                               state=event.registration_state()), 403
-    form = RegistrationForm()
-    if request.method == "POST" and form.looks_automated(current_app.config[
-            "FORM_MIN_FILL_SECONDS"]):
-        log.info("registration form: silent reject of an automated-looking submission")
-        return redirect(url_for(".submitted", slug=event.slug), code=303)
-    form.stamp()
-    if form.validate_on_submit():
+    # Read the event and validate the form without SQLite's write lock (profiled: holding it
+    # from the first SELECT serialized all of the form's work across server processes); the
+    # lock is taken for the write alone, and submit() checks the event again inside it.
+    with deferred_transactions():
+        event = services.get_event(slug)
+        if event is None or not event.is_published:
+            abort(404, description=_("There is no event at this address."))
+        if not event.is_open():
+            return render_template("registration/closed.html", event=event,
+                                   state=event.registration_state()), 403
+        form = RegistrationForm()
+        if request.method == "POST" and form.looks_automated(current_app.config[
+                "FORM_MIN_FILL_SECONDS"]):
+            log.info("registration form: silent reject of an automated-looking submission")
+            return redirect(url_for(".submitted", slug=event.slug), code=303)
+        form.stamp()
+        valid = form.validate_on_submit()
+        if valid:
+            db.session.rollback()  # end the read transaction; the write begins IMMEDIATE
+    if valid:
         try:
             result = services.submit(event, form.registrant_data())
         except services.RegistrationClosed:
