@@ -8,6 +8,7 @@ counted) with bounded loops, and check outcomes (status codes, rows, integrity).
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import threading
@@ -236,7 +237,8 @@ def test_sqlite_worker_killed_mid_request_leaves_whole_rows(app, app_config, mak
             email = f"kill{i}@example.com"
             try:
                 outcomes[email] = Browserish(base).register(slug, valid_registration(email=email))
-            except (OSError, AssertionError, urllib.error.URLError) as exc:
+            except (OSError, AssertionError, urllib.error.URLError,
+                    http.client.HTTPException) as exc:
                 outcomes[email] = type(exc).__name__  # the worker died under this request
             finally:
                 done.release()
