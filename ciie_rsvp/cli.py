@@ -206,8 +206,8 @@ def export_registrations(slug: str, fmt: str, status: str | None, output: str | 
         raise click.ClickException(f"there is no event with the slug {slug!r}")
     filters = ListFilters(status=status or "", sort="created", direction="asc")
     path = output or exports.filename_for(event, fmt, filters)
-    total = exports.count_rows(event, filters)
-    table = exports.registration_table(event, filters)
+    total = exports.count_rows(event.id, filters)
+    table = exports.registration_table(event.id, filters)
     tmp = f"{path}.partial"
     with click.progressbar(length=total, label=f"Exporting {total} registrations",
                            file=None if not quiet and total else open(os.devnull, "w"),  # noqa: SIM115

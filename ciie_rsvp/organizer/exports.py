@@ -165,10 +165,14 @@ def _statement(event_id: int, filters: ListFilters, columns: Sequence[Column]) -
     return ordered(stmt.where(*filter_conditions(event_id, filters)), filters)
 
 
-def registration_table(event: Event, filters: ListFilters,
+def registration_table(event_id: int, filters: ListFilters,
                        columns: Sequence[Column] = REGISTRATION_COLUMNS) -> Table:
-    """The event's registrations matching ``filters``, in list order, as a lazy table."""
-    stmt = _statement(event.id, filters, columns).execution_options(yield_per=YIELD_PER)
+    """The event's registrations matching ``filters``, in list order, as a lazy table.
+
+    Takes the event's id, not the ORM object: the rows are read when the table is iterated,
+    which for a streamed response is after the request's session has been committed.
+    """
+    stmt = _statement(event_id, filters, columns).execution_options(yield_per=YIELD_PER)
     getters = [c.value for c in columns]
 
     def rows() -> Iterator[tuple[Any, ...]]:
@@ -178,9 +182,9 @@ def registration_table(event: Event, filters: ListFilters,
     return Table(columns, rows())
 
 
-def count_rows(event: Event, filters: ListFilters) -> int:
+def count_rows(event_id: int, filters: ListFilters) -> int:
     return db.session.scalar(select(func.count(Registration.id))
-                             .where(*filter_conditions(event.id, filters))) or 0
+                             .where(*filter_conditions(event_id, filters))) or 0
 
 
 # --- writers ----------------------------------------------------------------------------------

@@ -134,6 +134,7 @@ def export(slug: str) -> BaseResponse:
         abort(400, description=FORM_EXPIRED if "csrf_token" in form.errors
               else "Choose CSV, XLSX or JSON.")
     fmt = form.format.data
+    event_id = event.id
     filename = exports.filename_for(event, fmt, filters)
     organizer = current_organizer()
     headers = {"Content-Disposition": f'attachment; filename="{filename}"',
@@ -144,7 +145,7 @@ def export(slug: str) -> BaseResponse:
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes it
         db.session.commit()  # end the request's write transaction before the long read
         with deferred_transactions():
-            rows = exports.write_xlsx(exports.registration_table(event, filters), spool)
+            rows = exports.write_xlsx(exports.registration_table(event_id, filters), spool)
             db.session.rollback()
         exports.complete_export(exports.record_export(
             event, fmt, filters, row_count=rows, filename=filename, organizer=organizer).id, rows)
@@ -155,13 +156,13 @@ def export(slug: str) -> BaseResponse:
         resp.headers["Cache-Control"] = "no-store"
         return resp
     record = exports.record_export(event, fmt, filters, filename=filename, organizer=organizer,
-                                   row_count=exports.count_rows(event, filters))
+                                   row_count=exports.count_rows(event_id, filters))
     record_id = record.id
     db.session.commit()
 
     def body() -> Iterator[bytes]:
         with deferred_transactions():
-            table = exports.registration_table(event, filters)
+            table = exports.registration_table(event_id, filters)
             chunks = exports.csv_chunks(table) if fmt == "csv" else exports.json_chunks(table)
             yield from chunks
             db.session.rollback()
@@ -275,6 +276,8 @@ def import_registrations(slug: str) -> str | tuple[str, int]:
     event = _event_or_404(slug)
     if request.method == "POST":
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+        # Werkzeug's multipart parser buffers up to this much between reads of 64 KiB.
+        request.max_form_memory_size = 1024 * 1024
         csrf.protect()
     form = ImportUploadForm()
     if not form.validate_on_submit():
