@@ -5,6 +5,7 @@ Every ``flask`` command (``db upgrade``, ``routes``, ``shell``) works through it
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -209,13 +210,16 @@ def export_registrations(slug: str, fmt: str, status: str | None, output: str | 
     total = exports.count_rows(event.id, filters)
     table = exports.registration_table(event.id, filters)
     tmp = f"{path}.partial"
-    with click.progressbar(length=total, label=f"Exporting {total} registrations",
-                           file=None if not quiet and total else open(os.devnull, "w"),  # noqa: SIM115
-                           show_pos=True) as bar:
+    bar: Any = (contextlib.nullcontext(None) if quiet else
+                click.progressbar(length=total, label=f"Exporting {total} registrations",
+                                  show_pos=True, file=sys.stderr))
+    with contextlib.ExitStack() as cleanup, bar as progress:
+        cleanup.callback(lambda: os.path.exists(tmp) and os.remove(tmp))  # on any failure
 
         def counted() -> Any:
             for row in table.rows:
-                bar.update(1)
+                if progress is not None:
+                    progress.update(1)
                 yield row
 
         counting = exports.Table(table.columns, counted())
@@ -226,8 +230,8 @@ def export_registrations(slug: str, fmt: str, status: str | None, output: str | 
             with open(tmp, "wb") as fh:
                 for chunk in chunks(counting):
                     fh.write(chunk)
+        os.replace(tmp, path)
     db.session.rollback()
-    os.replace(tmp, path)
     try:
         user = getpass.getuser()
     except Exception:  # no login name (containers)

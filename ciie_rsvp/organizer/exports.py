@@ -32,12 +32,13 @@ import csv
 import datetime as dt
 import io
 import json
+import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, String, case, func, literal, select, type_coerce
 
 from ..choices import COMPANY_SIZES, INTERESTS, LANGUAGES, SECTORS, STATUSES
 from ..extensions import db
@@ -76,52 +77,61 @@ TEXT, INT, DATETIME = "text", "int", "datetime"
 
 @dataclass(frozen=True)
 class Column:
+    """One export column.
+
+    ``needs`` are the SQL expressions it reads; ``value`` (optional) turns their values into
+    the cell value, called with them as positional arguments. Without ``value`` the cell is
+    the first need's value as it is.
+    """
+
     key: str  # JSON key, stable
     header: str  # CSV/XLSX header, stable and human
     kind: str  # TEXT, INT or DATETIME (aware UTC)
-    needs: tuple[Any, ...]  # SQL expressions this column reads
-    value: Callable[[Any], Any]  # row -> cell value
+    needs: tuple[Any, ...]
+    value: Callable[..., Any] | None = None
     width: int = 16  # XLSX column width
     joins: tuple[tuple[Any, Any], ...] = ()  # (target, onclause) outer joins
 
 
-def _attr(name: str) -> Callable[[Any], Any]:
-    return lambda row: getattr(row, name)
+def _labelled(key: str, pairs: list[tuple[str, str]]) -> Any:
+    """SQL: the label of a stored code (the code itself when unknown)."""
+    column = getattr(Registration, key)
+    return case(dict(pairs), value=column, else_=column).label(key)
 
 
-def _labelled(name: str, pairs: list[tuple[str, str]]) -> Callable[[Any], Any]:
-    labels = dict(pairs)
-    return lambda row: labels.get(getattr(row, name), getattr(row, name))
+def _interests_sql() -> Any:
+    """SQL: the labels of the ticked interests, joined with "; "."""
+    parts = [case((getattr(Registration, f"interest_{code}"), literal(f"{label}; ")),
+                  else_=literal("")) for code, label in INTERESTS]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.concat(part)
+    return func.rtrim(joined, "; ", type_=String).label("interests")
 
 
-def _interests(row: Any) -> str:
-    return "; ".join(label for code, label in INTERESTS if getattr(row, f"interest_{code}"))
+def _col(key: str, header: str, kind: str = TEXT, width: int = 16, sql: Any = None) -> Column:
+    return Column(key, header, kind, (sql if sql is not None else getattr(Registration, key),),
+                  None, width)
 
 
-def _col(key: str, header: str, kind: str = TEXT, width: int = 16,
-         value: Callable[[Any], Any] | None = None, needs: tuple[Any, ...] | None = None
-         ) -> Column:
-    return Column(key, header, kind, needs or (getattr(Registration, key),),
-                  value or _attr(key), width)
-
-
+# Labels and the interests list are computed by the database (CASE expressions): the rows
+# then come out ready, with no per-row Python work.
 REGISTRATION_COLUMNS: list[Column] = [
     _col("id", "Registration ID", INT, 10),
-    _col("status", "Status", value=_labelled("status", STATUSES), width=12),
+    _col("status", "Status", sql=_labelled("status", STATUSES), width=12),
     _col("company", "Company", width=32),
     _col("website", "Website", width=28),
-    _col("sector", "Sector", value=_labelled("sector", SECTORS), width=30),
-    _col("company_size", "Company size", value=_labelled("company_size", COMPANY_SIZES)),
+    _col("sector", "Sector", sql=_labelled("sector", SECTORS), width=30),
+    _col("company_size", "Company size", sql=_labelled("company_size", COMPANY_SIZES)),
     _col("county", "County", width=16),
     _col("first_name", "First name"),
     _col("last_name", "Last name"),
     _col("job_title", "Job title", width=22),
     _col("email", "Email", width=32),
     _col("phone", "Phone", width=16),
-    _col("interests", "Interests", value=_interests, width=40,
-         needs=tuple(getattr(Registration, f"interest_{c}") for c, _ in INTERESTS)),
+    _col("interests", "Interests", sql=_interests_sql(), width=40),
     _col("delegates", "Delegates", INT, 10),
-    _col("language", "Preferred language", value=_labelled("language", LANGUAGES)),
+    _col("language", "Preferred language", sql=_labelled("language", LANGUAGES)),
     _col("notes", "Registrant notes", width=40),
     _col("source", "Source", width=10),
     _col("created_at", "Registered at (UTC)", DATETIME, 20),
@@ -138,7 +148,6 @@ class Table:
     columns: Sequence[Column]
     rows: Iterator[tuple[Any, ...]]
     count: int = 0  # rows produced so far
-    _done: bool = field(default=False, repr=False)
 
     @property
     def headers(self) -> list[str]:
@@ -148,18 +157,45 @@ class Table:
         for row in self.rows:
             self.count += 1
             yield row
-        self._done = True
 
 
-def _statement(event_id: int, filters: ListFilters, columns: Sequence[Column]) -> Any:
-    needs: dict[str, Any] = {}
+Transform = tuple[int, Callable[..., Any], tuple[int, ...]]
+
+
+def _core(expr: Any) -> Any:
+    """The Core column behind an ORM attribute (Core results skip the ORM's row loading)."""
+    return getattr(expr, "expression", expr)
+
+
+def _plan(columns: Sequence[Column]) -> tuple[list[Any], list[Transform]]:
+    """The select list and the per-row work.
+
+    The first need of column ``i`` is selected at position ``i`` (so a plain column is
+    copied by position); further needs follow at the end. Returns the expressions and, for
+    the columns with a ``value`` function, ``(position, function, positions of its needs)``.
+    """
+    exprs: list[Any] = [_core(c.needs[0]) for c in columns]
+    extra: dict[str, int] = {}
+    transforms: list[Transform] = []
+    for i, column in enumerate(columns):
+        positions = [i]
+        for expr in column.needs[1:]:
+            if expr.key not in extra:
+                extra[expr.key] = len(exprs)
+                exprs.append(_core(expr))
+            positions.append(extra[expr.key])
+        if column.value is not None:
+            transforms.append((i, column.value, tuple(positions)))
+    return exprs, transforms
+
+
+def _statement(event_id: int, filters: ListFilters, exprs: list[Any],
+               columns: Sequence[Column]) -> Any:
     joins: dict[str, tuple[Any, Any]] = {}
     for column in columns:
-        for expr in column.needs:
-            needs.setdefault(expr.key, expr)
         for target, onclause in column.joins:
             joins.setdefault(str(target), (target, onclause))
-    stmt = select(*needs.values()).select_from(Registration)
+    stmt = select(*exprs).select_from(Registration)
     for target, onclause in joins.values():
         stmt = stmt.outerjoin(target, onclause)
     return ordered(stmt.where(*filter_conditions(event_id, filters)), filters)
@@ -172,12 +208,31 @@ def registration_table(event_id: int, filters: ListFilters,
     Takes the event's id, not the ORM object: the rows are read when the table is iterated,
     which for a streamed response is after the request's session has been committed.
     """
-    stmt = _statement(event_id, filters, columns).execution_options(yield_per=YIELD_PER)
-    getters = [c.value for c in columns]
+    exprs, transforms = _plan(columns)
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite stores UTC as naive text: read it as naive datetimes (parsed in C) instead of
+        # attaching a tzinfo to each value in Python; writers treat naive values as UTC.
+        exprs = [type_coerce(e, DateTime()) if i < len(columns) and columns[i].kind == DATETIME
+                 and columns[i].value is None else e for i, e in enumerate(exprs)]
+    stmt = _statement(event_id, filters, exprs, columns)
+    width = len(columns)
+    simple = [(i, fn) for i, fn, positions in transforms if len(positions) == 1]
+    multi = [(i, fn, positions) for i, fn, positions in transforms if len(positions) > 1]
 
     def rows() -> Iterator[tuple[Any, ...]]:
-        for row in db.session.execute(stmt):
-            yield tuple(get(row) for get in getters)
+        # Through the session's connection (same transaction), as a Core statement; yield_per
+        # streams it from a server-side cursor on PostgreSQL and in batches on SQLite.
+        result = db.session.connection().execution_options(yield_per=YIELD_PER).execute(stmt)
+        if not transforms and len(exprs) == width:
+            yield from map(tuple, result)
+            return
+        for row in result:
+            values = list(row[:width])
+            for i, fn in simple:
+                values[i] = fn(values[i])
+            for i, fn, positions in multi:
+                values[i] = fn(*[row[p] for p in positions])
+            yield tuple(values)
 
     return Table(columns, rows())
 
@@ -189,14 +244,20 @@ def count_rows(event_id: int, filters: ListFilters) -> int:
 
 # --- writers ----------------------------------------------------------------------------------
 
-def _csv_cell(kind: str, value: Any) -> Any:
-    if value is None:
-        return ""
-    if kind == DATETIME:
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    if kind == INT:
+_RISKY_FIRST = _TRIGGERS | {" ", "\n"}
+# A cell (each preceded by \x1f) that defuse() would change: a trigger, possibly after spaces
+# or newlines, except a sign followed by a plain number and the end of the cell. Starting
+# with a literal lets the regex engine skip ahead quickly.
+_RISKY_CELL = re.compile(
+    "\x1f(?:[=@\t\r\uff1d\uff0b\uff0d\uff20]|[ \n]+[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]"
+    "|[+\\-](?![0-9]+(?:\\.[0-9]+)?(?:\x1f|\\Z)))")
+
+
+def _utc_naive(value: dt.datetime) -> dt.datetime:
+    """A DATETIME cell as naive UTC (table values are aware, or naive meaning UTC)."""
+    if value.tzinfo is None:
         return value
-    return defuse(str(value))
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def csv_chunks(table: Table, rows_per_chunk: int = 1000) -> Iterator[bytes]:
@@ -207,9 +268,29 @@ def csv_chunks(table: Table, rows_per_chunk: int = 1000) -> Iterator[bytes]:
     buf.write("\ufeff")
     writer.writerow(table.headers)
     kinds = [c.kind for c in table.columns]
+    text_cols = [i for i, k in enumerate(kinds) if k == TEXT]
+    date_cols = [i for i, k in enumerate(kinds) if k == DATETIME]
+    risky = _RISKY_FIRST
+    pick_text = operator.itemgetter(*text_cols) if len(text_cols) > 1 else None
+    separators = len(text_cols)
     n = 0
     for row in table:
-        writer.writerow([_csv_cell(k, v) for k, v in zip(kinds, row, strict=True)])
+        cells = list(row)  # None is written as an empty cell by the csv module
+        # One C-level scan of all text cells; the per-cell check runs only on a hit.
+        try:
+            joined = "\x1f" + "\x1f".join(pick_text(row)) if pick_text else None  # type: ignore[arg-type]
+        except TypeError:  # a None or non-string value
+            joined = None
+        if joined is None or _RISKY_CELL.search(joined) or joined.count("\x1f") != separators:
+            for i in text_cols:
+                v = cells[i]
+                if v and v[0] in risky:
+                    cells[i] = defuse(v)
+        for i in date_cols:
+            v = cells[i]
+            if v is not None:
+                cells[i] = (v if v.tzinfo is None else _utc_naive(v)).isoformat(" ", "seconds")
+        writer.writerow(cells)
         n += 1
         if n >= rows_per_chunk:
             yield buf.getvalue().encode("utf-8")
@@ -221,7 +302,7 @@ def csv_chunks(table: Table, rows_per_chunk: int = 1000) -> Iterator[bytes]:
 
 def _json_value(kind: str, value: Any) -> Any:
     if value is not None and kind == DATETIME:
-        return value.astimezone(dt.UTC).isoformat()
+        return _utc_naive(value).isoformat() + "+00:00"
     return value
 
 
@@ -276,7 +357,7 @@ def write_xlsx(table: Table, target: str | IO[bytes], sheet_name: str = "Registr
             values = list(row)
             for i in datetime_cols:
                 if values[i] is not None:
-                    values[i] = values[i].astimezone(dt.UTC).replace(tzinfo=None)
+                    values[i] = _utc_naive(values[i])
             write_row(r, 0, values)
         else:
             write_row(r, 0, row)
