@@ -10,6 +10,7 @@ import smtplib
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -67,18 +68,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         _migrate(url, tmp_path_factory.mktemp("inst"))
         yield url
         return
+    with temporary_pg_database("ciie_rsvp_test") as url:
+        _migrate(url, tmp_path_factory.mktemp("inst"))
+        yield url
+
+
+@contextmanager
+def temporary_pg_database(prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database for this run and drop it afterwards."""
     reason = _pg_available()
     if reason is not None:
         require_postgres(reason)
     admin = make_url(_pg_admin_url())
-    name = f"ciie_rsvp_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with admin_engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.set(database=name).render_as_string(hide_password=False)
     try:
-        _migrate(url, tmp_path_factory.mktemp("inst"))
-        yield url
+        yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin_engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
