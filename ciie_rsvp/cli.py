@@ -47,6 +47,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(mail_group)
     app.cli.add_command(organizer_group)
     app.cli.add_command(export_group)
+    app.cli.add_command(retention_group)
 
 
 @click.command("seed")
@@ -91,6 +92,8 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
             self.cfg.set("post_worker_init", _start_delivery_thread)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             return _create_app()
@@ -241,3 +244,38 @@ def export_registrations(slug: str, fmt: str, status: str | None, output: str | 
     exports.complete_export(record.id, counting.count)
     db.session.commit()
     click.echo(f"wrote {counting.count} registrations to {path}")
+
+
+@click.group("retention")
+def retention_group() -> None:
+    """Data retention (CCPA): anonymize personal data of past events."""
+
+
+@retention_group.command("purge")
+@click.option("--event", "slug", required=True, help="Event slug.")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True,
+              help="Only when the event ended at least this many days ago.")
+@click.option("--apply", is_flag=True, help="Really anonymize (the default is a dry run).")
+@with_appcontext
+def retention_purge(slug: str, days: int, apply: bool) -> None:
+    """Anonymize registrations of a past event (dry run unless --apply)."""
+    from .privacy import purge_event
+    from .registration.services import get_event
+
+    event = get_event(slug)
+    if event is None:
+        raise click.ClickException(f"no event with slug {slug!r}")
+    report = purge_event(event, days, apply=apply)
+    if not report.eligible:
+        click.echo(f"{slug} ended {report.ended}; not older than {days} days: nothing to do")
+        return
+    if apply:
+        db.session.commit()
+        click.echo(f"anonymized {report.erased} registrations of {slug} (ended {report.ended})")
+    else:
+        click.echo(f"dry run: would anonymize {report.to_erase} registrations of {slug} "
+                   f"(ended {report.ended}); add --apply to do it")
+
+
+if __name__ == "__main__":  # ``python -m ciie_rsvp.cli``
+    main()

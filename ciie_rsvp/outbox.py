@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import getaddresses
 
 from flask import Flask, current_app
@@ -63,7 +64,7 @@ def enqueue(
         "sender": sender,
         "recipient": recipient,
         "subject": str(message["Subject"] or "")[:500],
-        "raw": message.as_bytes(),
+        "raw": message.as_bytes(policy=SMTP_POLICY),  # CRLF line ends, as SMTP wants
         "status": OutboxStatus.QUEUED.value,
         "attempts": 0,
         "max_attempts": max_attempts or current_app.config.get("MAIL_MAX_ATTEMPTS", 8),

@@ -104,7 +104,8 @@ def test_rows_with_errors_block_the_whole_import(app, client, login_organizer, m
     assert "1 new, 0 duplicates (skipped), 2 with errors." in html
     assert "Nothing can be imported" in html and 'name="token"' not in html
     assert "Enter a valid email address" in html and "phone number" in html
-    assert "Not a valid choice" in html and "First name is required" in html
+    assert "Industry sector (CIIE exhibition area):" in html  # the public form's own checks
+    assert "First name: Enter your first name." in html and "I am interested in:" in html
     assert _count(app) == 0
 
 

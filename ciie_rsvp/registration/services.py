@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from ..choices import INTERESTS
 from ..database import insert_ignore
 from ..emails import build_message, format_address
 from ..extensions import db
+from ..i18n import locale_for
 from ..models import AuditEntry, Event, Registration, RegistrationStatus, utcnow
 from ..outbox import enqueue
 from ..tokens import hash_token, looks_like_token, new_token
@@ -92,9 +94,11 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
                                   to_status=reg.status, detail=f"source={source}"))
         return SubmitResult(new_id, True, [_queue_mail(reg, token, "registration_received")])
     # Already registered: keep what is stored, send the owner of the address a fresh link.
+    # Lock the row first: racing duplicates then queue up here instead of deadlocking on the
+    # token update (a unique column) against each other's audit-row foreign-key locks.
     reg = db.session.scalar(select(Registration).where(
         Registration.event_id == event.id,
-        Registration.email_normalized == values["email_normalized"]))
+        Registration.email_normalized == values["email_normalized"]).with_for_update())
     assert reg is not None
     reg.manage_token_hash = token_hash
     db.session.add(AuditEntry(registration_id=reg.id, actor="registrant",
@@ -110,9 +114,10 @@ def queue_received_mail(reg: Registration, token: str) -> int | None:
 def _queue_mail(reg: Registration, token: str, template: str) -> int | None:
     """Render ``email/<template>.txt|.html`` for ``reg`` and queue it."""
     context = {"registration": reg, "event": reg.event, "manage_url": manage_url(token)}
-    subject = render_template(f"email/{template}.subject.txt", **context).strip()
-    text = render_template(f"email/{template}.txt", **context)
-    html = render_template(f"email/{template}.html", **context)
+    with force_locale(locale_for(reg.language)):
+        subject = render_template(f"email/{template}.subject.txt", **context).strip()
+        text = render_template(f"email/{template}.txt", **context)
+        html = render_template(f"email/{template}.html", **context)
     message = build_message(
         sender=current_app.config["MAIL_FROM"],
         to=format_address(reg.full_name, reg.email),
