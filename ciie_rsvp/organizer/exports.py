@@ -34,7 +34,7 @@ import io
 import json
 import operator
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -141,13 +141,22 @@ REGISTRATION_COLUMNS: list[Column] = [
 ]
 
 
+Transform = tuple[int, Callable[..., Any], tuple[int, ...]]
+
+
 @dataclass
 class Table:
-    """Headers, column kinds and a lazy row iterator (the pure part of an export)."""
+    """Headers, column kinds and a lazy row iterator (the pure part of an export).
+
+    Writers read ``rows`` once and set ``count`` to the number of rows they wrote.
+    """
 
     columns: Sequence[Column]
-    rows: Iterator[tuple[Any, ...]]
-    count: int = 0  # rows produced so far
+    rows: Iterable[tuple[Any, ...]]
+    count: int = 0
+    # True when every DATETIME value is naive UTC in whole seconds (or None), as
+    # registration_table() produces them: the CSV writer can then leave them to the csv module.
+    naive_datetimes: bool = False
 
     @property
     def headers(self) -> list[str]:
@@ -159,7 +168,33 @@ class Table:
             yield row
 
 
-Transform = tuple[int, Callable[..., Any], tuple[int, ...]]
+class _Query:
+    """Rows of a statement, executed when first iterated (after the caller's commit)."""
+
+    def __init__(self, stmt: Any, width: int, transforms: list[Transform]) -> None:
+        self.stmt, self.width, self.transforms = stmt, width, transforms
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        # Through the session's connection (same transaction), as a Core statement; yield_per
+        # streams it from a server-side cursor on PostgreSQL and in batches on SQLite.
+        result = db.session.connection().execute(
+            self.stmt, execution_options={"yield_per": YIELD_PER})
+        if not self.transforms and len(result.keys()) == self.width:
+            return map(tuple, result)  # no per-row Python frame at all
+        return self._transformed(result)
+
+    def _transformed(self, result: Any) -> Iterator[tuple[Any, ...]]:
+        width = self.width
+        simple = [(i, fn) for i, fn, positions in self.transforms if len(positions) == 1]
+        multi = [(i, fn, positions) for i, fn, positions in self.transforms
+                 if len(positions) > 1]
+        for row in result:
+            values = list(row[:width])
+            for i, fn in simple:
+                values[i] = fn(values[i])
+            for i, fn, positions in multi:
+                values[i] = fn(*[row[p] for p in positions])
+            yield tuple(values)
 
 
 def _core(expr: Any) -> Any:
@@ -209,32 +244,25 @@ def registration_table(event_id: int, filters: ListFilters,
     which for a streamed response is after the request's session has been committed.
     """
     exprs, transforms = _plan(columns)
-    if db.session.get_bind().dialect.name == "sqlite":
-        # SQLite stores UTC as naive text: read it as naive datetimes (parsed in C) instead of
-        # attaching a tzinfo to each value in Python; writers treat naive values as UTC.
-        exprs = [type_coerce(e, DateTime()) if i < len(columns) and columns[i].kind == DATETIME
-                 and columns[i].value is None else e for i, e in enumerate(exprs)]
+    dialect = db.session.get_bind().dialect.name
+    plain_dates = [i for i, c in enumerate(columns) if c.kind == DATETIME and c.value is None]
+    for i in plain_dates:
+        exprs[i] = _utc_seconds(exprs[i], dialect)
     stmt = _statement(event_id, filters, exprs, columns)
-    width = len(columns)
-    simple = [(i, fn) for i, fn, positions in transforms if len(positions) == 1]
-    multi = [(i, fn, positions) for i, fn, positions in transforms if len(positions) > 1]
+    naive = len(plain_dates) == sum(1 for c in columns if c.kind == DATETIME)
+    return Table(columns, _Query(stmt, len(columns), transforms), naive_datetimes=naive)
 
-    def rows() -> Iterator[tuple[Any, ...]]:
-        # Through the session's connection (same transaction), as a Core statement; yield_per
-        # streams it from a server-side cursor on PostgreSQL and in batches on SQLite.
-        result = db.session.connection().execution_options(yield_per=YIELD_PER).execute(stmt)
-        if not transforms and len(exprs) == width:
-            yield from map(tuple, result)
-            return
-        for row in result:
-            values = list(row[:width])
-            for i, fn in simple:
-                values[i] = fn(values[i])
-            for i, fn, positions in multi:
-                values[i] = fn(*[row[p] for p in positions])
-            yield tuple(values)
 
-    return Table(columns, rows())
+def _utc_seconds(expr: Any, dialect: str) -> Any:
+    """SQL: a UTC timestamp column as a naive UTC datetime in whole seconds.
+
+    Done by the database so that rows need no per-value Python work: SQLite stores UTC as
+    text (the first 19 characters are the seconds), PostgreSQL converts and truncates.
+    """
+    if dialect == "sqlite":
+        return type_coerce(func.substr(expr, 1, 19), DateTime()).label(expr.key)
+    return func.date_trunc("second", func.timezone("UTC", expr),
+                           type_=DateTime()).label(expr.key)
 
 
 def count_rows(event_id: int, filters: ListFilters) -> int:
@@ -273,30 +301,34 @@ def csv_chunks(table: Table, rows_per_chunk: int = 1000) -> Iterator[bytes]:
     risky = _RISKY_FIRST
     pick_text = operator.itemgetter(*text_cols) if len(text_cols) > 1 else None
     separators = len(text_cols)
-    n = 0
-    for row in table:
-        cells = list(row)  # None is written as an empty cell by the csv module
+    count = 0
+    if table.naive_datetimes:
+        date_cols = []  # str() of a naive whole-second datetime is "YYYY-MM-DD HH:MM:SS"
+    for count, row in enumerate(table.rows, 1):  # noqa: B007 - count is used afterwards
         # One C-level scan of all text cells; the per-cell check runs only on a hit.
         try:
             joined = "\x1f" + "\x1f".join(pick_text(row)) if pick_text else None  # type: ignore[arg-type]
         except TypeError:  # a None or non-string value
             joined = None
-        if joined is None or _RISKY_CELL.search(joined) or joined.count("\x1f") != separators:
+        if (joined is None or date_cols or _RISKY_CELL.search(joined)
+                or joined.count("\x1f") != separators):
+            cells = list(row)  # None is written as an empty cell by the csv module
             for i in text_cols:
                 v = cells[i]
                 if v and v[0] in risky:
                     cells[i] = defuse(v)
-        for i in date_cols:
-            v = cells[i]
-            if v is not None:
-                cells[i] = (v if v.tzinfo is None else _utc_naive(v)).isoformat(" ", "seconds")
-        writer.writerow(cells)
-        n += 1
-        if n >= rows_per_chunk:
+            for i in date_cols:
+                v = cells[i]
+                if v is not None:
+                    cells[i] = _utc_naive(v).isoformat(" ", "seconds")
+            writer.writerow(cells)
+        else:
+            writer.writerow(row)
+        if count % rows_per_chunk == 0:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
             buf.truncate()
-            n = 0
+    table.count = count
     yield buf.getvalue().encode("utf-8")
 
 
@@ -311,14 +343,14 @@ def json_chunks(table: Table, rows_per_chunk: int = 500) -> Iterator[bytes]:
     keys = [c.key for c in table.columns]
     kinds = [c.kind for c in table.columns]
     parts: list[str] = ["["]
-    first = True
-    for row in table:
+    count = 0
+    for count, row in enumerate(table.rows, 1):  # noqa: B007 - count is used afterwards
         obj = {k: _json_value(kind, v) for k, kind, v in zip(keys, kinds, row, strict=True)}
-        parts.append(("\n" if first else ",\n") + json.dumps(obj, ensure_ascii=False))
-        first = False
+        parts.append(("\n" if count == 1 else ",\n") + json.dumps(obj, ensure_ascii=False))
         if len(parts) >= rows_per_chunk:
             yield "".join(parts).encode("utf-8")
             parts = []
+    table.count = count
     parts.append("\n]\n")
     yield "".join(parts).encode("utf-8")
 
@@ -349,10 +381,11 @@ def write_xlsx(table: Table, target: str | IO[bytes], sheet_name: str = "Registr
     sheet.write_row(0, 0, table.headers, header)
     sheet.freeze_panes(1, 0)
     kinds = [c.kind for c in columns]
-    datetime_cols = [i for i, k in enumerate(kinds) if k == DATETIME]
+    datetime_cols = [] if table.naive_datetimes else [
+        i for i, k in enumerate(kinds) if k == DATETIME]
     write_row = sheet.write_row
     r = 0
-    for r, row in enumerate(table, 1):  # noqa: B007 - r is the last row number afterwards
+    for r, row in enumerate(table.rows, 1):  # noqa: B007 - r is the last row number afterwards
         if datetime_cols:
             values = list(row)
             for i in datetime_cols:
@@ -361,6 +394,7 @@ def write_xlsx(table: Table, target: str | IO[bytes], sheet_name: str = "Registr
             write_row(r, 0, values)
         else:
             write_row(r, 0, row)
+    table.count = r
     sheet.autofilter(0, 0, max(r, 1), len(columns) - 1)
     workbook.close()
     return r
