@@ -336,3 +336,23 @@ def test_correct_on_behalf(app, client, login_organizer, make_event, make_regist
             AuditEntry.registration_id == reg_id)).all()
     assert "changed: email" in details and any("company" in d for d in details)
     assert taken
+
+
+def test_bad_bulk_input_and_empty_dashboard_are_not_500s(app, client, login_organizer,
+                                                         make_event, make_registration):
+    slug = make_event()
+    login_organizer()
+    html = client.get(f"/organizer/events/{slug}").get_data(as_text=True)
+    assert "No registrations yet." in html and "<strong>0</strong>" in html
+    reg_id = make_registration(slug)
+    url = f"/organizer/events/{slug}/registrations"
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    for data in ({"decision": "approved", "scope": "selected", "ids": ["abc"]},
+                 {"decision": "promoted", "scope": "filtered"},
+                 {"decision": "approved", "scope": "everything"},
+                 {"decision": "approved", "scope": "filtered", "date_from": "soon"}):
+        resp = client.post(f"{url}/bulk", data={"csrf_token": token, **data})
+        assert resp.status_code in (303, 400), (data, resp.status_code)
+    assert _status(app, reg_id) == "submitted"
+    assert client.get("/organizer/events/no-such-event").status_code == 404
+    assert client.get("/organizer/events/no-such-event/registrations").status_code == 404
