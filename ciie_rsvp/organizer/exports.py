@@ -86,7 +86,7 @@ class Column:
 
     key: str  # JSON key, stable
     header: str  # CSV/XLSX header, stable and human
-    kind: str  # TEXT, INT or DATETIME (aware UTC)
+    kind: str  # TEXT, INT or DATETIME (UTC: aware, or naive meaning UTC)
     needs: tuple[Any, ...]
     value: Callable[..., Any] | None = None
     width: int = 16  # XLSX column width
