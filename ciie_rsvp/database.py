@@ -40,10 +40,12 @@ def immediate_transactions() -> Iterator[None]:
 
 @contextlib.contextmanager
 def deferred_transactions() -> Iterator[None]:
-    """Within this block, SQLite transactions begin deferred even in a write request.
+    """Within this block, SQLite transactions begin deferred, even in a POST request.
 
-    For the read-and-validate part of a write request: the write lock is then taken only for
-    the write itself (end the read transaction with a rollback before writing).
+    For long reads after a request's writes (streaming an export): a deferred transaction
+    does not hold the write lock, so registrations keep coming in meanwhile. Also for the
+    read-and-validate part of a write request: the write lock is then taken only for the
+    write itself (end the read transaction with a rollback before writing).
     """
     token = _immediate.set(False)
     try:
@@ -52,9 +54,20 @@ def deferred_transactions() -> Iterator[None]:
         _immediate.reset(token)
 
 
-def mark_immediate() -> None:
-    """Make the rest of this context (a request) begin SQLite transactions immediately."""
-    _immediate.set(True)
+def mark_immediate() -> contextvars.Token[bool]:
+    """Make the rest of this request begin SQLite transactions immediately.
+
+    Worker threads serve many requests in the same context: hand the returned token to
+    :func:`unmark_immediate` when the request ends.
+    """
+    return _immediate.set(True)
+
+
+def unmark_immediate(token: contextvars.Token[bool]) -> None:
+    try:
+        _immediate.reset(token)
+    except ValueError:  # set in another context (a copied one); just switch it off
+        _immediate.set(False)
 
 
 def configure_engine(engine: Engine, statement_timeout_ms: int) -> None:

@@ -10,6 +10,7 @@ import smtplib
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -67,18 +68,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         _migrate(url, tmp_path_factory.mktemp("inst"))
         yield url
         return
+    with temporary_pg_database("ciie_rsvp_test") as url:
+        _migrate(url, tmp_path_factory.mktemp("inst"))
+        yield url
+
+
+@contextmanager
+def temporary_pg_database(prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database for this run and drop it afterwards."""
     reason = _pg_available()
     if reason is not None:
         require_postgres(reason)
     admin = make_url(_pg_admin_url())
-    name = f"ciie_rsvp_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with admin_engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.set(database=name).render_as_string(hide_password=False)
     try:
-        _migrate(url, tmp_path_factory.mktemp("inst"))
-        yield url
+        yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin_engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -360,3 +367,38 @@ def login_organizer(client: FlaskClient, make_organizer: Callable[..., str]
         return email
 
     return _login
+
+
+@pytest.fixture
+def make_registration(app: Flask) -> Callable[..., int]:
+    """Builder: ``make_registration(slug, **fields)`` stores one registration; returns its id.
+
+    Straight into the database (no form, no mail) for console tests that need many rows.
+    """
+    from ciie_rsvp.models import Event, Registration
+    from ciie_rsvp.tokens import new_token
+
+    def _make(slug: str, **fields: Any) -> int:
+        now = dt.datetime.now(dt.UTC)
+        values: dict[str, Any] = {
+            "company": "Golden State Almond Growers, Inc.", "website": "",
+            "sector": "food_agriculture", "company_size": "50-249", "county": "Fresno",
+            "first_name": "Maria", "last_name": "Lopez", "job_title": "Export Manager",
+            "email": f"person-{uuid.uuid4().hex[:8]}@example.com", "phone": "+12135550142",
+            "delegates": 1, "language": "en", "notes": "", "status": "submitted",
+            "consent_at": now, "consent_notice_version": "2026-11", "created_at": now,
+            "updated_at": now,
+        }
+        interests = fields.pop("interests", ["exhibit"])
+        values.update(fields)
+        values.setdefault("email_normalized", values["email"].lower())
+        with app.app_context():
+            event_id = db.session.scalar(
+                db.select(Event.id).where(Event.slug == slug))
+            reg = Registration(event_id=event_id, manage_token_hash=new_token()[1], **values)
+            reg.interests = interests
+            db.session.add(reg)
+            db.session.commit()
+            return reg.id
+
+    return _make

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from .. import privacy as privacy_rights
 from ..database import deferred_transactions
 from ..extensions import db, limiter
+from ..models import Registration
 from ..outbox import dispatch
 from . import bp, services
 from .forms import ActionForm, EraseForm, RegistrantFields, RegistrationForm
@@ -78,7 +79,7 @@ def submitted(slug: str) -> str:
     return render_template("registration/submitted.html", event=event)
 
 
-def _registration_or_404(token: str):  # type: ignore[no-untyped-def]
+def _registration_or_404(token: str) -> Registration:
     reg = services.find_by_token(token)
     if reg is None:
         abort(404, description=_("This link is not valid. It may have been replaced by a "
