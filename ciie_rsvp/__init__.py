@@ -58,10 +58,12 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .core import bp as core_bp
     from .core.views import register_request_guards
+    from .invitations import bp as rsvp_bp
     from .registration import bp as registration_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(registration_bp)
+    app.register_blueprint(rsvp_bp)
     register_request_guards(app)
 
     @app.template_filter("label")

@@ -44,6 +44,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(serve_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(mail_group)
+    app.cli.add_command(invitations_group)
 
 
 @click.command("seed")
@@ -145,3 +146,147 @@ def mail_worker(once: bool, poll: float, batch: int) -> None:
     run_worker(app, stop, poll_seconds=poll, batch=batch, on_report=_progress)
     click.echo("delivery worker stopped", err=True)
     sys.stdout.flush()
+
+
+@mail_group.command("status")
+@with_appcontext
+def mail_status() -> None:
+    """Show whether delivery is paused, and the queue's counts."""
+    from sqlalchemy import func, select
+
+    from .models import OutboxMessage
+    from .outbox import queue_state
+
+    state = queue_state()
+    if state.paused:
+        click.echo(f"PAUSED until {state.paused_until:%Y-%m-%d %H:%M:%S} UTC: {state.reason}")
+    elif state.reason:
+        click.echo(f"retrying after a relay failure: {state.reason}")
+    else:
+        click.echo("delivery running")
+    for status, n in db.session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ):
+        click.echo(f"{status}: {n}")
+
+
+@mail_group.command("resume")
+@with_appcontext
+def mail_resume() -> None:
+    """Resume a paused queue now (after fixing the relay's credentials or TLS)."""
+    from .outbox import resume_queue
+
+    changed = resume_queue()
+    db.session.commit()
+    click.echo("delivery resumed" if changed else "delivery was not paused")
+
+
+@click.group("invitations")
+def invitations_group() -> None:
+    """Welcome invitations: preflight, send, remind, resend."""
+
+
+def _event_or_fail(slug: str) -> Any:
+    from .registration.services import get_event
+
+    event = get_event(slug)
+    if event is None:
+        raise click.ClickException(f"no event with slug {slug!r}")
+    return event
+
+
+def print_preflight(report: Any) -> None:
+    from .invitations.services import PROBLEMS
+
+    counts = report.counts()
+    click.echo(f"preflight of {report.template_name!r} for {report.event_slug} "
+               f"(status: {report.status})")
+    if report.template_missing:
+        click.echo("  the template has no English version: nothing can be sent")
+    click.echo(f"  selected: {counts['selected']}, ready to send: {counts['ready']}")
+    for problem, label in PROBLEMS.items():
+        if counts[problem]:
+            click.echo(f"  {label}: {counts[problem]}")
+            for check in report.samples(problem):
+                detail = f" ({check.detail})" if check.detail else ""
+                click.echo(f"    - #{check.registration_id} {check.name} <{check.email}>{detail}")
+    for check in report.samples():
+        assert check.rendered is not None
+        click.echo(f"  sample [{check.language}] to {check.address}: {check.rendered.subject}")
+
+
+@invitations_group.command("send")
+@click.option("--event", "slug", required=True, help="Event slug.")
+@click.option("--template", "template_name", default="welcome", show_default=True)
+@click.option("--status", default="approved", show_default=True,
+              help="Registrations with this status ('' for any).")
+@click.option("--dry-run", is_flag=True, help="Preflight only: render for everyone, send nothing.")
+@with_appcontext
+def invitations_send(slug: str, template_name: str, status: str, dry_run: bool) -> None:
+    """Queue invitations for every selected registrant that passes preflight."""
+    from .invitations import services
+    from .outbox import dispatch
+
+    event = _event_or_fail(slug)
+    if dry_run:
+        report = services.preflight(event, template_name, status=status or None)
+        print_preflight(report)
+        db.session.rollback()
+        if report.template_missing:
+            sys.exit(1)
+        return
+    result = services.send_invitations(event, template_name, status=status or None)
+    print_preflight(result.preflight)
+    if result.preflight.template_missing:
+        db.session.rollback()
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"queued {result.invited} invitation(s); skipped {result.skipped}")
+    dispatch(result.outbox_ids)
+
+
+@invitations_group.command("remind")
+@click.option("--event", "slug", required=True)
+@click.option("--round", "round_", type=int, default=None,
+              help="Reminder round (default: the next one). Repeating a round sends nothing.")
+@with_appcontext
+def invitations_remind(slug: str, round_: int | None) -> None:
+    """Remind everyone who has not answered yet."""
+    from .invitations import services
+    from .outbox import dispatch
+
+    event = _event_or_fail(slug)
+    round_ = round_ or services.next_round(event)
+    result = services.remind(event, round_=round_)
+    db.session.commit()
+    click.echo(f"round {round_}: queued {result.reminded} reminder(s); "
+               f"skipped {len(result.skipped)}")
+    dispatch(result.outbox_ids)
+
+
+@invitations_group.command("resend-failed")
+@click.option("--event", "slug", required=True)
+@with_appcontext
+def invitations_resend(slug: str) -> None:
+    """Queue failed invitation messages again (same Message-ID)."""
+    from .invitations import services
+    from .outbox import dispatch
+
+    ids = services.resend_failed(_event_or_fail(slug))
+    db.session.commit()
+    click.echo(f"queued {len(ids)} failed message(s) again")
+    dispatch(list(ids))
+
+
+@invitations_group.command("status")
+@click.option("--event", "slug", required=True)
+@with_appcontext
+def invitations_status(slug: str) -> None:
+    """Counts (invited, opened, accepted, declined, no answer) and failed deliveries."""
+    from .invitations import services
+
+    event = _event_or_fail(slug)
+    counts = services.dashboard_counts(event)
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    for row in services.invitation_rows(event, delivery="failed"):
+        click.echo(f"failed: #{row.invitation_id} {row.name} <{row.email}>: {row.delivery_error}")

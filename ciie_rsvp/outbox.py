@@ -5,8 +5,15 @@ claims rows in a short transaction of its own, so two workers never hold the sam
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), sends them over one
 transport connection and records each outcome in its own commit. A worker killed mid-batch
 leaves its rows in ``sending`` with a lease; once the lease runs out another worker takes
-them again. Only the message in flight at the kill can go out twice, and with the same
-Message-ID.
+them again. A live worker renews the lease of the rows it still holds while it sends. Only
+the message in flight at the kill can go out twice, and with the same Message-ID.
+
+Two limits apply to every worker at once, because they live in the database:
+
+- the queue pauses (``mail_queue_state``) when the relay refuses authentication or TLS: the
+  claimed rows go back without using an attempt, organizers see the reason, and delivery
+  tries again after ``MAIL_RELAY_PAUSE_SECONDS`` or when an organizer resumes it;
+- ``MAIL_RATE_PER_MINUTE`` caps the messages sent (or being sent) in any rolling minute.
 """
 
 from __future__ import annotations
@@ -17,13 +24,14 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, text, update
 
 from .database import immediate_transactions, insert_ignore
 from .extensions import db
@@ -34,7 +42,7 @@ from .mailer import (
     Transport,
     transport_from_url,
 )
-from .models import OutboxMessage, OutboxStatus, utcnow
+from .models import MailQueueState, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,7 @@ def enqueue(
     registration_id: int | None = None,
     idempotency_key: str | None = None,
     max_attempts: int | None = None,
+    invitation_id: int | None = None,
 ) -> int | None:
     """Queue ``message`` in the current transaction; return the outbox id.
 
@@ -60,10 +69,12 @@ def enqueue(
         "idempotency_key": idempotency_key,
         "kind": kind,
         "registration_id": registration_id,
+        "invitation_id": invitation_id,
         "sender": sender,
         "recipient": recipient,
         "subject": str(message["Subject"] or "")[:500],
-        "raw": message.as_bytes(),
+        # SMTP wants CRLF line ends; smtplib does not convert the bare LFs of a bytes message.
+        "raw": message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
         "status": OutboxStatus.QUEUED.value,
         "attempts": 0,
         "max_attempts": max_attempts or current_app.config.get("MAIL_MAX_ATTEMPTS", 8),
@@ -108,20 +119,38 @@ def worker_name() -> str:
 
 def claim(limit: int, *, ids: Iterable[int] | None = None, lease_seconds: int | None = None,
           worker: str | None = None) -> list[int]:
-    """Claim up to ``limit`` due rows (or just ``ids`` when due) for this worker; commits."""
+    """Claim up to ``limit`` due rows (or just ``ids`` when due) for this worker; commits.
+
+    Nothing is claimed while the queue is paused, and no more than the rate limit leaves.
+    """
     now = utcnow()
     lease = lease_seconds or current_app.config.get("MAIL_LEASE_SECONDS", 300)
+    rate = int(current_app.config.get("MAIL_RATE_PER_MINUTE") or 0)
     due = or_(
         (OutboxMessage.status.in_([s.value for s in DUE_STATUSES]))
         & (OutboxMessage.next_attempt_at <= now),
         (OutboxMessage.status == OutboxStatus.SENDING.value) & (OutboxMessage.lease_until < now),
     )
-    query = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
+    query = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id)
     if ids is not None:
         query = query.where(OutboxMessage.id.in_(list(ids)))
     with immediate_transactions():
         db.session.rollback()  # start a fresh (immediate, on SQLite) transaction
-        if db.session.get_bind().dialect.name == "postgresql":
+        postgres = db.session.get_bind().dialect.name == "postgresql"
+        paused_until = db.session.scalar(
+            select(MailQueueState.paused_until).where(MailQueueState.id == 1))
+        if paused_until is not None and paused_until > now:
+            db.session.rollback()
+            return []
+        if rate > 0:
+            if postgres:  # one claimer at a time, so two cannot both spend the same budget
+                db.session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+            limit = min(limit, rate - _spent_this_minute(now))
+            if limit <= 0:
+                db.session.rollback()
+                return []
+        query = query.limit(limit)
+        if postgres:
             query = query.with_for_update(skip_locked=True)
         claimed = list(db.session.execute(query).scalars())
         if claimed:
@@ -137,6 +166,102 @@ def claim(limit: int, *, ids: Iterable[int] | None = None, lease_seconds: int | 
             )
         db.session.commit()
     return claimed
+
+
+def _spent_this_minute(now: dt.datetime) -> int:
+    """Messages sent in the last minute plus those being sent right now."""
+    minute_ago = now - dt.timedelta(seconds=60)
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(or_(
+        OutboxMessage.sent_at >= minute_ago,
+        (OutboxMessage.status == OutboxStatus.SENDING.value) & (OutboxMessage.lease_until >= now),
+    ))) or 0
+
+
+def _renew(row_ids: list[int], worker: str, lease: int) -> list[int]:
+    """Extend the lease of the rows this worker still holds; return those (others took the
+    rest after our lease ran out)."""
+    if not row_ids:
+        return []
+    with immediate_transactions():
+        db.session.rollback()
+        mine = (OutboxMessage.id.in_(row_ids)) & (OutboxMessage.claimed_by == worker[:120]) & (
+            OutboxMessage.status == OutboxStatus.SENDING.value)
+        db.session.execute(update(OutboxMessage).where(mine).values(
+            lease_until=utcnow() + dt.timedelta(seconds=lease)))
+        kept = set(db.session.scalars(select(OutboxMessage.id).where(mine)))
+        db.session.commit()
+    return [i for i in row_ids if i in kept]
+
+
+# --- the queue's shared state (paused after a relay failure) ---------------------------------
+
+
+@dataclass
+class QueueState:
+    paused: bool
+    paused_until: dt.datetime | None
+    paused_since: dt.datetime | None
+    reason: str
+
+
+def queue_state(now: dt.datetime | None = None) -> QueueState:
+    """What organizers see: is delivery paused, since when, until when, and why."""
+    now = now or utcnow()
+    row = db.session.get(MailQueueState, 1)
+    if row is None:
+        return QueueState(False, None, None, "")
+    paused = row.paused_until is not None and row.paused_until > now
+    return QueueState(paused, row.paused_until, row.paused_since, row.reason)
+
+
+def _pause(reason: str) -> None:
+    """Pause every worker's deliveries (own transaction)."""
+    seconds = current_app.config.get("MAIL_RELAY_PAUSE_SECONDS", 300)
+    now = utcnow()
+    with immediate_transactions():
+        db.session.rollback()
+        row = db.session.get(MailQueueState, 1)
+        if row is None:
+            row = MailQueueState(id=1, reason="")
+            db.session.add(row)
+        row.paused_since = row.paused_since or now
+        row.paused_until = now + dt.timedelta(seconds=seconds)
+        row.reason = reason[:2000]
+        db.session.commit()
+
+
+def _clear_pause() -> None:
+    with immediate_transactions():
+        db.session.rollback()
+        db.session.execute(update(MailQueueState).where(MailQueueState.id == 1).values(
+            paused_until=None, paused_since=None, reason=""))
+        db.session.commit()
+
+
+def resume_queue() -> bool:
+    """Let delivery try again now (an organizer fixed the relay). The caller commits."""
+    row = db.session.get(MailQueueState, 1)
+    if row is None or row.paused_until is None:
+        return False
+    row.paused_until = None
+    return True
+
+
+def requeue(ids: Iterable[int]) -> list[int]:
+    """Queue failed messages again, unchanged (same Message-ID), with fresh attempts.
+
+    The caller commits, then dispatches the returned ids.
+    """
+    ids = list(ids)
+    if not ids:
+        return []
+    requeued = list(db.session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.FAILED.value)))
+    if requeued:
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(requeued)).values(
+            status=OutboxStatus.QUEUED.value, attempts=0, next_attempt_at=utcnow(),
+            last_error="", lease_until=None, claimed_by=None))
+    return requeued
 
 
 def _finish(row_id: int, **values: object) -> None:
@@ -175,15 +300,29 @@ def send_claimed(
     transport: Transport,
     *,
     before_send: Callable[[], None] | None = None,
+    worker: str | None = None,
 ) -> DeliveryReport:
-    """Send claimed rows over one connection of ``transport``, recording each outcome."""
+    """Send claimed rows over one connection of ``transport``, recording each outcome.
+
+    ``worker`` is the name the rows were claimed under; with it, the leases of the rows still
+    waiting are renewed as the batch goes on, and rows another worker took over are skipped.
+    """
     report = DeliveryReport()
     if not row_ids:
         return report
     pending = list(row_ids)
+    lease = current_app.config.get("MAIL_LEASE_SECONDS", 300)
+    renewed = time.monotonic()
+    had_pause = bool(queue_state().reason)
+    db.session.rollback()
     try:
         with transport:
             while pending:
+                if worker is not None and time.monotonic() - renewed > lease / 3:
+                    pending = _renew(pending, worker, lease)
+                    renewed = time.monotonic()
+                    if not pending:
+                        break
                 row_id = pending[0]
                 row = _load(row_id)
                 if row is None:
@@ -207,12 +346,16 @@ def send_claimed(
                     _finish(row_id, status=OutboxStatus.SENT.value, sent_at=utcnow(),
                             last_error="")
                     report.sent += 1
+                    if had_pause:
+                        _clear_pause()
+                        had_pause = False
                 pending.pop(0)
     except RelayMailError as exc:
-        _release(pending, delay=60)
+        _release(pending, delay=0)
         report.released += len(pending)
         report.relay_error = str(exc)
-        log.error("mail relay refused us, queue paused for a minute: %s", exc)
+        _pause(str(exc))
+        log.error("mail relay refused us; delivery paused for all workers: %s", exc)
     except TransientMailError as exc:
         # Could not even connect: every claimed row counts one attempt.
         for row_id in pending:
@@ -261,15 +404,20 @@ def get_transport() -> Transport:
 
 
 def deliver_due(limit: int = 50, transport: Transport | None = None) -> DeliveryReport:
-    """Claim and send up to ``limit`` due messages."""
-    return send_claimed(claim(limit), transport or get_transport())
+    """Claim and send up to ``limit`` due messages (the one delivery function: the embedded
+    worker, ``ciie-rsvp mail worker`` and the Celery task all run it)."""
+    worker = worker_name()
+    return send_claimed(claim(limit, worker=worker), transport or get_transport(),
+                        worker=worker)
 
 
 def deliver_ids(ids: list[int], transport: Transport | None = None) -> DeliveryReport:
     """Send the given messages now if they are still due (used right after a request commits)."""
     if not ids:
         return DeliveryReport()
-    return send_claimed(claim(len(ids), ids=ids), transport or get_transport())
+    worker = worker_name()
+    return send_claimed(claim(len(ids), ids=ids, worker=worker),
+                        transport or get_transport(), worker=worker)
 
 
 def dispatch(ids: list[int | None]) -> None:

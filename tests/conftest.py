@@ -294,3 +294,42 @@ def smtp_server() -> Iterator[SMTPSink]:
     yield sink
     sink.stop()
     _allowed_smtp_ports.discard(sink.port)
+
+
+@pytest.fixture
+def make_registration(app: Flask) -> Callable[..., int]:
+    """Builder: ``make_registration(slug, **fields)`` stores a registration (approved by
+    default) directly and returns its id. For tests about what happens after review."""
+    from ciie_rsvp.models import Event, Registration
+
+    counter = iter(range(1, 1_000_000))
+
+    def _make(slug: str, **fields: Any) -> int:
+        n = next(counter)
+        values: dict[str, Any] = {
+            "status": "approved",
+            "manage_token_hash": uuid.uuid4().hex + uuid.uuid4().hex,
+            "company": f"Pacific Trade Co. {n}",
+            "sector": "food_agriculture",
+            "company_size": "10-49",
+            "county": "Los Angeles",
+            "first_name": "Guest",
+            "last_name": f"Number{n}",
+            "job_title": "Director",
+            "email": f"guest{n}@example.com",
+            "phone": "+12135550100",
+            "interest_conference": True,
+            "language": "en",
+            "consent_at": dt.datetime.now(dt.UTC),
+            "consent_notice_version": "test",
+        }
+        values.update(fields)
+        values.setdefault("email_normalized", values["email"].lower())
+        with app.app_context():
+            event = db.session.scalar(db.select(Event).where(Event.slug == slug))
+            reg = Registration(event_id=event.id, **values)
+            db.session.add(reg)
+            db.session.commit()
+            return reg.id
+
+    return _make
