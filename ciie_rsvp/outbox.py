@@ -339,7 +339,7 @@ def send_claimed(
                     _after_transient(row, str(exc), report)
                     pending.pop(0)
                     # The connection may be gone: hand the rest back and let a new pass retry.
-                    _release(pending, delay=5)
+                    _release(pending, delay=current_app.config.get("MAIL_BACKOFF_BASE", 30) / 6)
                     report.released += len(pending)
                     return report
                 else:
