@@ -10,7 +10,7 @@ from flask import Flask
 
 from . import database
 from .config import build_config
-from .extensions import csrf, db, migrate
+from .extensions import csrf, db, login_manager, migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -47,6 +47,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=_resolve("migrations"), render_as_batch=True)
     csrf.init_app(app)
+    login_manager.init_app(app)
     database.init_app(app)
     if app.config.get("TRUSTED_PROXY_HOPS"):
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -59,11 +60,13 @@ def register_blueprints(app: Flask) -> None:
     from .core import bp as core_bp
     from .core.views import register_request_guards
     from .invitations import bp as rsvp_bp
+    from .organizer import bp as organizer_bp
     from .registration import bp as registration_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(registration_bp)
     app.register_blueprint(rsvp_bp)
+    app.register_blueprint(organizer_bp)
     register_request_guards(app)
 
     @app.template_filter("label")

@@ -45,6 +45,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(mail_group)
     app.cli.add_command(invitations_group)
+    app.cli.add_command(organizer_group)
 
 
 @click.command("seed")
@@ -89,6 +90,8 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
             self.cfg.set("post_worker_init", _start_delivery_thread)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             return _create_app()
@@ -290,3 +293,32 @@ def invitations_status(slug: str) -> None:
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
     for row in services.invitation_rows(event, delivery="failed"):
         click.echo(f"failed: #{row.invitation_id} {row.name} <{row.email}>: {row.delivery_error}")
+@click.group("organizer")
+def organizer_group() -> None:
+    """Organizer accounts."""
+
+
+@organizer_group.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--role", type=click.Choice(["admin", "staff"]), default="staff", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def organizer_create(email: str, name: str, role: str, password_stdin: bool) -> None:
+    """Create an organizer account (the password is prompted for unless --password-stdin)."""
+    from .organizer.accounts import AccountError, create_organizer
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        organizer = create_organizer(email, name, password, role)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"created {organizer.role} {organizer.email}")
+
+
+if __name__ == "__main__":  # ``python -m ciie_rsvp.cli``
+    main()

@@ -214,6 +214,23 @@ class Organizer(db.Model):
 
     __table_args__ = (CheckConstraint("role IN ('admin', 'staff')", name="role_known"),)
 
+    # Flask-Login's user protocol. The id carries the session version, so bumping the version
+    # (sign-out, password change) invalidates every session cookie issued before.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
 
 class AuditEntry(db.Model):
     """Who did what to a registration, and when (status changes, edits, withdrawals)."""

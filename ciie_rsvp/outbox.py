@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import getaddresses
 
 from flask import Flask, current_app
@@ -73,8 +74,7 @@ def enqueue(
         "sender": sender,
         "recipient": recipient,
         "subject": str(message["Subject"] or "")[:500],
-        # SMTP wants CRLF line ends; smtplib does not convert the bare LFs of a bytes message.
-        "raw": message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
+        "raw": message.as_bytes(policy=SMTP_POLICY),  # CRLF line ends, as SMTP wants
         "status": OutboxStatus.QUEUED.value,
         "attempts": 0,
         "max_attempts": max_attempts or current_app.config.get("MAIL_MAX_ATTEMPTS", 8),

@@ -92,9 +92,11 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
                                   to_status=reg.status, detail=f"source={source}"))
         return SubmitResult(new_id, True, [_queue_mail(reg, token, "registration_received")])
     # Already registered: keep what is stored, send the owner of the address a fresh link.
+    # Lock the row first: racing duplicates then queue up here instead of deadlocking on the
+    # token update (a unique column) against each other's audit-row foreign-key locks.
     reg = db.session.scalar(select(Registration).where(
         Registration.event_id == event.id,
-        Registration.email_normalized == values["email_normalized"]))
+        Registration.email_normalized == values["email_normalized"]).with_for_update())
     assert reg is not None
     reg.manage_token_hash = token_hash
     db.session.add(AuditEntry(registration_id=reg.id, actor="registrant",

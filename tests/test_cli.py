@@ -1,0 +1,65 @@
+"""The ``ciie-rsvp`` command: first start, seed, mail worker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+
+from sqlalchemy import select
+
+from ciie_rsvp.extensions import db
+from ciie_rsvp.models import Event, OutboxMessage
+from tests.live import live_server
+
+
+def test_first_start_migrates_seeds_and_serves(tmp_path):
+    """A fresh instance folder: ``serve`` creates the SQLite DB via Alembic and seeds events."""
+    instance = tmp_path / "instance"
+    url = f"sqlite:///{instance / 'ciie_rsvp.sqlite3'}"
+    with (live_server(url, instance, workers=1,
+                      extra_env={"CIIE_RSVP_SEED_ON_START": "1"}) as base,
+          urllib.request.urlopen(base + "/", timeout=10) as resp):
+        html = resp.read().decode()
+    assert "Meet in Shanghai, Share the Future" in html
+    assert "The 5th China International Import Expo" in html
+    assert "World Trade Center Los Angeles" in html
+    log = (instance / "server.log").read_text()
+    assert "ciie-rsvp is running: open http://127.0.0.1:" in log
+    assert (instance / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_seed_is_idempotent_and_has_the_article_facts(app, runner):
+    assert "seeded: meet-in-shanghai-2022, ciie-2022" in runner.invoke(args=["seed"]).output
+    assert "already present" in runner.invoke(args=["seed"]).output
+    with app.app_context():
+        la = db.session.scalar(select(Event).where(Event.slug == "meet-in-shanghai-2022"))
+        ciie = db.session.scalar(select(Event).where(Event.slug == "ciie-2022"))
+    assert str(la.start_date) == "2022-10-13" and la.timezone == "America/Los_Angeles"
+    assert la.hosts == "Shanghai Municipal Commission of Commerce"
+    assert "Shanghai Foreign Investment Development Board" in la.organizers
+    assert str(ciie.start_date) == "2022-11-05" and ciie.timezone == "Asia/Shanghai"
+
+
+def test_mail_worker_once_delivers_queued_mail_over_smtp(app, app_config, register, make_event,
+                                                         smtp_server, runner):
+    app.config["MAIL_DELIVERY"] = "none"  # the request only queues
+    slug = make_event()
+    assert register(slug).status_code == 303
+    assert smtp_server.messages == []
+    app.config["MAIL_URL"] = smtp_server.url
+    result = runner.invoke(args=["mail", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "sent 1" in result.output
+    [msg] = smtp_server.parsed()
+    assert msg["To"].addresses[0].addr_spec == "maria.lopez@almonds.example.com"
+    with app.app_context():
+        row = db.session.scalar(select(OutboxMessage))
+    assert row.status == "sent" and row.message_id == msg["Message-ID"]
+
+
+def test_console_script_help_lists_commands():
+    out = subprocess.run([sys.executable, "-m", "ciie_rsvp.cli", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for command in ("serve", "seed", "db", "mail", "organizer", "routes"):
+        assert command in out

@@ -1,0 +1,91 @@
+"""Organizer sign-in: sessions, safe redirects, roles, and that every console route is guarded."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ORGANIZER_PASSWORD, csrf_from, sign_in
+
+
+def test_create_from_cli_and_sign_in(app, client, runner):
+    result = runner.invoke(args=["organizer", "create", "Chen.Wei@WTCLA.example.org",
+                                 "--name", "Chen Wei", "--role", "admin", "--password-stdin"],
+                           input=ORGANIZER_PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert "created admin chen.wei@wtcla.example.org" in result.output
+    resp = sign_in(client, "chen.wei@wtcla.example.org")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/organizer/")
+    page = client.get("/organizer/")
+    assert page.status_code == 200 and "Chen Wei" in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_cli_refuses_short_password_and_duplicates(runner, make_organizer):
+    result = runner.invoke(args=["organizer", "create", "a@example.org", "--password-stdin"],
+                           input="short\n")
+    assert result.exit_code != 0 and "at least 12" in result.output
+    email = make_organizer()
+    result = runner.invoke(args=["organizer", "create", email, "--password-stdin"],
+                           input=ORGANIZER_PASSWORD + "\n")
+    assert result.exit_code != 0 and "already exists" in result.output
+
+
+def test_unknown_email_and_wrong_password_look_the_same(client, make_organizer):
+    email = make_organizer()
+    a = sign_in(client, "nobody@example.org")
+    b = sign_in(client, email, password="wrong password here")
+    assert a.status_code == b.status_code == 401
+    strip = lambda r: r.get_data(as_text=True).split('name="csrf_token"')[0]  # noqa: E731
+    assert strip(a) == strip(b)
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "/%09/evil.example",
+                                    "https://evil.example/", "javascript:alert(1)",
+                                    "/\t/evil.example", " //evil.example"])
+def test_next_redirect_only_same_site(client, make_organizer, target):
+    email = make_organizer()
+    resp = sign_in(client, email, next_url=target)
+    assert resp.status_code == 303
+    assert resp.headers["Location"] == "/organizer/"
+
+
+def test_next_redirect_to_console_page(client, make_organizer):
+    resp = sign_in(client, make_organizer(), next_url="/organizer/?page=2")
+    assert resp.headers["Location"] == "/organizer/?page=2"
+
+
+def test_signed_out_cookie_replayed_is_refused(client, login_organizer):
+    login_organizer()
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    saved = cookie.value
+    page = client.get("/organizer/")
+    resp = client.post("/organizer/logout", data={"csrf_token": csrf_from(page.get_data(True))})
+    assert resp.status_code == 303
+    client.set_cookie("session", saved)
+    replay = client.get("/organizer/")
+    assert replay.status_code == 302 and "/organizer/login" in replay.headers["Location"]
+
+
+def test_logout_needs_post(client, login_organizer):
+    login_organizer()
+    assert client.get("/organizer/logout").status_code == 405
+
+
+def test_every_organizer_route_requires_sign_in(app, client):
+    """Walk the URL map: nothing under /organizer answers an anonymous visitor."""
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/organizer") or rule.endpoint == "organizer.login":
+            continue
+        url = rule.rule
+        for arg in rule.arguments:
+            url = url.replace(f"<{arg}>", "1").replace(f"<int:{arg}>", "1")
+            url = url.replace(f"<string:{arg}>", "x")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            resp = client.open(url, method=method)
+            assert resp.status_code in (302, 400, 401), (method, url, resp.status_code)
+            if resp.status_code == 302:
+                assert "/organizer/login" in resp.headers["Location"]
+            checked += 1
+    assert checked >= 2
