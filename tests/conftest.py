@@ -254,11 +254,18 @@ def free_port() -> int:
 class SMTPSink:
     """A real aiosmtpd server on loopback that keeps what it receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, delay: float = 0.0, refuse_auth: bool = False) -> None:
+        """``delay``: seconds each DATA takes after the message is stored (a slow relay, so a
+        test can kill a worker mid-batch). ``refuse_auth``: offer AUTH and refuse every
+        login with 535, like a relay whose credentials changed."""
+        import asyncio
+
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
 
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.reject: Callable[[str], str | None] | None = None
+        self.delay = delay
         sink = self
 
         class Handler:
@@ -273,17 +280,33 @@ class SMTPSink:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802,ANN001
                 sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
                                       bytes(envelope.original_content or envelope.content)))
+                if sink.delay:
+                    await asyncio.sleep(sink.delay)
                 return "250 Message accepted for delivery"
 
+        def refuse(*_args: Any) -> AuthResult:
+            return AuthResult(success=False, handled=False)
+
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        extra: dict[str, Any] = (
+            {"authenticator": refuse, "auth_require_tls": False} if refuse_auth else {})
+        handler = Handler()
+        self._controller = lambda: Controller(handler, hostname="127.0.0.1", port=self.port,
+                                              **extra)
+        self.controller = self._controller()
+        self._stopped = False
 
     def start(self) -> None:
+        """Start (or, after ``stop``, restart on the same port: the relay comes back)."""
         _allowed_smtp_ports.add(self.port)
+        if self._stopped:  # an aiosmtpd controller cannot be started twice
+            self.controller = self._controller()
+            self._stopped = False
         self.controller.start()
 
     def stop(self) -> None:
         self.controller.stop()
+        self._stopped = True
 
     @property
     def url(self) -> str:
