@@ -60,6 +60,7 @@ def register_blueprints(app: Flask) -> None:
     from .core import bp as core_bp
     from .core.views import register_request_guards
     from .invitations import bp as rsvp_bp
+    from .invitations.admin import admin_bp as invitations_admin_bp
     from .organizer import bp as organizer_bp
     from .registration import bp as registration_bp
 
@@ -67,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(registration_bp)
     app.register_blueprint(rsvp_bp)
     app.register_blueprint(organizer_bp)
+    app.register_blueprint(invitations_admin_bp)
     register_request_guards(app)
 
     @app.template_filter("label")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
-from ..choices import LANGUAGES, STATUSES
+from ..choices import STATUSES
 
 
 class RsvpForm(FlaskForm):
@@ -33,7 +33,8 @@ class SelectionForm(FlaskForm):
     template = StringField("Template", default="welcome",
                            validators=[DataRequired(), Length(max=40)])
     status = SelectField("Registrations with status", default="approved",
-                         choices=[*STATUSES, ("", "Any status")], validate_choice=True)
+                         choices=[SelectChoice(v, label) for v, label in
+                                  [*STATUSES, ("", "Any status")]], validate_choice=True)
 
 
 class RoundForm(FlaskForm):
@@ -45,5 +46,3 @@ class RoundForm(FlaskForm):
 class ActionForm(FlaskForm):
     """A CSRF-only form for button POSTs."""
 
-
-LANGUAGE_CHOICES = LANGUAGES
