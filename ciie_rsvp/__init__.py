@@ -40,6 +40,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
+    if app.config.get("BROKER_URL"):
+        from .tasks import init_celery
+
+        init_celery(app)
     return app
 
 

@@ -198,6 +198,26 @@ def _event_or_fail(slug: str) -> Any:
     return event
 
 
+def deliver_after_commit(ids: list[Any]) -> None:
+    """Inline delivery (the default) delivers the whole batch here, with progress; a broker or
+    a delivery worker otherwise takes it from the outbox."""
+    from .outbox import deliver_all, dispatch
+
+    if current_app.config.get("BROKER_URL") or current_app.config["MAIL_DELIVERY"] != "inline":
+        dispatch(ids)
+        click.echo("handed to the delivery worker")
+        return
+    total = len([i for i in ids if i is not None])
+
+    def progress(report: Any) -> None:
+        click.echo(f"delivered {report.sent + report.failed + report.retrying}/{total}: "
+                   f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
+
+    report = deliver_all(ids, progress=progress if total else None)
+    if report.relay_error:
+        click.echo(f"delivery paused: {report.relay_error}", err=True)
+
+
 def print_preflight(report: Any) -> None:
     from .invitations.services import PROBLEMS
 
@@ -228,7 +248,6 @@ def print_preflight(report: Any) -> None:
 def invitations_send(slug: str, template_name: str, status: str, dry_run: bool) -> None:
     """Queue invitations for every selected registrant that passes preflight."""
     from .invitations import services
-    from .outbox import dispatch
 
     event = _event_or_fail(slug)
     if dry_run:
@@ -245,7 +264,7 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool) 
         sys.exit(1)
     db.session.commit()
     click.echo(f"queued {result.invited} invitation(s); skipped {result.skipped}")
-    dispatch(result.outbox_ids)
+    deliver_after_commit(result.outbox_ids)
 
 
 @invitations_group.command("remind")
@@ -256,7 +275,6 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool) 
 def invitations_remind(slug: str, round_: int | None) -> None:
     """Remind everyone who has not answered yet."""
     from .invitations import services
-    from .outbox import dispatch
 
     event = _event_or_fail(slug)
     round_ = round_ or services.next_round(event)
@@ -264,7 +282,7 @@ def invitations_remind(slug: str, round_: int | None) -> None:
     db.session.commit()
     click.echo(f"round {round_}: queued {result.reminded} reminder(s); "
                f"skipped {len(result.skipped)}")
-    dispatch(result.outbox_ids)
+    deliver_after_commit(result.outbox_ids)
 
 
 @invitations_group.command("resend-failed")
@@ -273,12 +291,11 @@ def invitations_remind(slug: str, round_: int | None) -> None:
 def invitations_resend(slug: str) -> None:
     """Queue failed invitation messages again (same Message-ID)."""
     from .invitations import services
-    from .outbox import dispatch
 
     ids = services.resend_failed(_event_or_fail(slug))
     db.session.commit()
     click.echo(f"queued {len(ids)} failed message(s) again")
-    dispatch(list(ids))
+    deliver_after_commit(list(ids))
 
 
 @invitations_group.command("status")

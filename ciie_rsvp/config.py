@@ -97,6 +97,9 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAIL_RELAY_PAUSE_SECONDS": env_int("MAIL_RELAY_PAUSE_SECONDS", 300),
         # Celery on Redis: when set, web processes only enqueue and Celery workers deliver.
         "BROKER_URL": env("BROKER_URL"),
+        # Inline delivery (the default) sends at most this many messages in the request that
+        # queued them; a bigger send is left to the delivery worker.
+        "MAIL_INLINE_MAX": env_int("MAIL_INLINE_MAX", 50),
         # Render limits for organizer-edited invitation templates.
         "TEMPLATE_RENDER_SECONDS": float(env_int("TEMPLATE_RENDER_SECONDS", 2)),
         "TEMPLATE_MAX_OUTPUT": env_int("TEMPLATE_MAX_OUTPUT", 256 * 1024),

@@ -421,23 +421,51 @@ def deliver_ids(ids: list[int], transport: Transport | None = None) -> DeliveryR
 
 
 def dispatch(ids: list[int | None]) -> None:
-    """Hand freshly committed outbox rows to delivery, as configured by ``MAIL_DELIVERY``.
+    """Hand freshly committed outbox rows to delivery, as configured.
 
-    ``inline`` sends them now (after the commit, never before); ``worker`` and ``none`` leave
-    them to a delivery worker. Delivery trouble never fails the request: the row stays queued.
+    With a Celery broker (``BROKER_URL``) a task delivers them. Otherwise ``MAIL_DELIVERY``
+    decides: ``inline`` sends up to ``MAIL_INLINE_MAX`` of them now (after the commit, never
+    before) and leaves a bigger batch to the delivery worker; ``worker`` and ``none`` leave them
+    all to it. Delivery trouble never fails the request: the rows stay queued.
     """
     real = [i for i in ids if i is not None]
     if not real:
         return
+    if current_app.config.get("BROKER_URL"):
+        try:
+            from .tasks import deliver_messages
+
+            deliver_messages.delay(real)
+        except Exception:  # the broker is down: the periodic task or a worker picks them up
+            log.exception("could not hand mail to Celery; the outbox keeps it")
+        return
     mode = current_app.config.get("MAIL_DELIVERY", "inline")
+    inline_max = current_app.config.get("MAIL_INLINE_MAX", 50)
     if mode == "inline":
         try:
-            deliver_ids(real)
+            deliver_ids(real[:inline_max])
         except Exception:  # the message is safe in the outbox; a worker will retry it
             log.exception("inline delivery failed; the outbox keeps the message")
             db.session.rollback()
+        if len(real) > inline_max:
+            wake_worker()
     elif mode == "worker":
         wake_worker()
+
+
+def deliver_all(ids: list[int | None], batch: int = 50,
+                progress: Callable[[DeliveryReport], None] | None = None) -> DeliveryReport:
+    """Deliver these rows now, in batches (the CLI's inline delivery of a big send)."""
+    total = DeliveryReport()
+    real = [i for i in ids if i is not None]
+    for start in range(0, len(real), batch):
+        report = deliver_ids(real[start:start + batch])
+        total += report
+        if progress is not None:
+            progress(total)
+        if report.relay_error:
+            break
+    return total
 
 
 _wake = threading.Event()

@@ -488,3 +488,18 @@ def test_export_helper_gives_rsvp_columns(smtp_app, client, invited):
         values = services.rsvp_values(event_of(slug))[reg_id]
         assert values["rsvp_answer"] == "accepted" and values["rsvp_delivery"] == "sent"
         assert values["rsvp_opened_at"] is not None
+
+
+def test_withdrawn_registration_cannot_answer_and_is_not_reminded(smtp_app, smtp_server, client,
+                                                                  invited):
+    slug, token, reg_id = invited()
+    html = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    with smtp_app.app_context():
+        db.session.get(Registration, reg_id).status = "withdrawn"
+        db.session.commit()
+    resp = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html),
+                                               "answer": "accepted"})
+    assert resp.status_code == 403 and "withdrawn" in resp.get_data(as_text=True)
+    out = smtp_app.test_cli_runner().invoke(args=["invitations", "remind", "--event", slug])
+    assert "queued 0 reminder(s)" in out.output
+    assert len(smtp_server.messages) == 1

@@ -51,7 +51,7 @@ class InvitationError(Exception):
 
 
 class RsvpClosed(InvitationError):
-    """The event's RSVP deadline has passed."""
+    """The event's RSVP deadline has passed, or the registration was withdrawn."""
 
 
 # --- templates ------------------------------------------------------------------------------
@@ -230,6 +230,10 @@ class Check:
     rendered: Rendered | None = None
     template: InvitationTemplate | None = None
     address: str = ""
+    # set when rendering for sending: the RSVP token the links carry
+    nonce: str = ""
+    token: str = ""
+    registration: Registration | None = None
 
 
 PROBLEMS = {
@@ -309,8 +313,13 @@ def _check(reg: Registration, event: Event, templates: dict[str, InvitationTempl
 
 
 def preflight(event: Event, template_name: str, *, status: str | None = "approved",
-              registration_ids: Iterable[int] | None = None) -> Preflight:
-    """Render the invitation for every selected recipient (strictly) and report problems."""
+              registration_ids: Iterable[int] | None = None,
+              with_tokens: bool = False) -> Preflight:
+    """Render the invitation for every selected recipient (strictly) and report problems.
+
+    ``with_tokens`` (used by sending) renders each recipient with their real RSVP links, from a
+    fresh token kept on the check, so that what preflight approved is exactly what is sent.
+    """
     report = Preflight(event.slug, template_name, status or "any")
     templates = templates_of(event, template_name)
     if "en" not in templates:
@@ -319,12 +328,18 @@ def preflight(event: Event, template_name: str, *, status: str | None = "approve
     invited = set(db.session.scalars(select(Invitation.registration_id).where(
         Invitation.event_id == event.id)))
     opted_out = _opted_out([r.email_normalized for r in regs])
+    secret = current_app.config["SECRET_KEY"]
     for reg in regs:
         if reg.id in invited:
             check = Check(reg.id, reg.full_name, reg.email, reg.language,
                           problem="already_invited")
         elif reg.email_normalized in opted_out:
             check = Check(reg.id, reg.full_name, reg.email, reg.language, problem="opted_out")
+        elif with_tokens:
+            nonce = secrets.token_hex(16)
+            token = derived_token(secret, TOKEN_PURPOSE, nonce)
+            check = _check(reg, event, templates, links_for(token))
+            check.nonce, check.token, check.registration = nonce, token, reg
         else:
             check = _check(reg, event, templates, None)
         report.checks.append(check)
@@ -393,35 +408,23 @@ def send_invitations(event: Event, template_name: str, *, status: str | None = "
     already invited is skipped, so a double-clicked send or a repeated CLI run queues nothing
     twice (and the outbox's idempotency key backs that up under races).
     """
-    report = preflight(event, template_name, status=status, registration_ids=registration_ids)
+    report = preflight(event, template_name, status=status, registration_ids=registration_ids,
+                       with_tokens=True)
     result = SendResult(report)
-    if report.template_missing:
-        return result
-    templates = templates_of(event, template_name)
-    regs = {r.id: r for r in select_recipients(
-        event, status=status, registration_ids=[c.registration_id for c in report.ready])}
-    secret = current_app.config["SECRET_KEY"]
     now = utcnow()
-    for pre in report.ready:
-        reg = regs[pre.registration_id]
-        nonce = secrets.token_hex(16)
-        token = derived_token(secret, TOKEN_PURPOSE, nonce)
-        check = _check(reg, event, templates, links_for(token))
-        if check.problem:  # cannot happen after preflight, but never send a broken invitation
-            pre.problem, pre.detail = check.problem, check.detail
-            result.skipped += 1
-            continue
+    for check in report.ready:
+        reg = check.registration
+        assert reg is not None and check.template is not None
         inv_id = insert_ignore(Invitation, {
             "event_id": event.id, "registration_id": reg.id, "template_name": template_name,
-            "token_nonce": nonce, "token_hash": hash_token(token), "rounds": 1,
+            "token_nonce": check.nonce, "token_hash": hash_token(check.token), "rounds": 1,
             "rsvp": RsvpAnswer.PENDING.value, "guests": 0, "invited_at": now,
             "invited_by": organizer_id,
         }, ["event_id", "registration_id"])
         if inv_id is None:  # a concurrent send got there first
             result.skipped += 1
             continue
-        assert check.template is not None
-        message = _compose(inv_id, token, reg, event, check, 1)
+        message = _compose(inv_id, check.token, reg, event, check, 1)
         result.outbox_ids.append(enqueue(
             message, kind="invitation", registration_id=reg.id, invitation_id=inv_id,
             idempotency_key=idempotency_key(inv_id, check.template.version, 1)))
@@ -469,6 +472,9 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
         reg = inv.registration
         if reg.email_normalized in opted_out:
             result.skipped.append((inv.id, "opted_out"))
+            continue
+        if reg.status == RegistrationStatus.WITHDRAWN:
+            result.skipped.append((inv.id, "withdrawn"))
             continue
         if inv.rounds >= round_:
             result.skipped.append((inv.id, "already_reminded"))
@@ -538,6 +544,9 @@ def respond(inv: Invitation, answer: str, *, guests: int = 0,
     event = inv.event
     if not event.rsvp_open(now):
         raise RsvpClosed("The RSVP deadline has passed.")
+    if inv.registration.status == RegistrationStatus.WITHDRAWN:
+        raise RsvpClosed("This registration was withdrawn; restore it from your registration "
+                         "page to answer.")
     guests = guests if answer == RsvpAnswer.ACCEPTED else 0
     if not 0 <= guests <= event.guest_limit:
         raise InvitationError(f"You may bring up to {event.guest_limit} guests.")
