@@ -29,6 +29,22 @@ def main() -> None:
     """ciie-rsvp: registrations and invitations for the CIIE California delegation."""
 
 
+def writes(command: Any) -> Any:
+    """Run a command that reads then writes with SQLite write transactions that begin with
+    BEGIN IMMEDIATE (as web POSTs do): a delivery worker committing in between would otherwise
+    make its first write fail with "database is locked"."""
+    import functools
+
+    from .database import immediate_transactions
+
+    @functools.wraps(command)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with immediate_transactions():
+            return command(*args, **kwargs)
+
+    return wrapped
+
+
 def prepare_database(app: Flask, *, seed: bool) -> list[str]:
     """Bring the schema to the newest migration and (optionally) add the seed events."""
     from .seed import seed_events
@@ -175,6 +191,7 @@ def mail_status() -> None:
 
 @mail_group.command("resume")
 @with_appcontext
+@writes
 def mail_resume() -> None:
     """Resume a paused queue now (after fixing the relay's credentials or TLS)."""
     from .outbox import resume_queue
@@ -244,9 +261,17 @@ def print_preflight(report: Any) -> None:
 @click.option("--status", default="approved", show_default=True,
               help="Registrations with this status ('' for any).")
 @click.option("--dry-run", is_flag=True, help="Preflight only: render for everyone, send nothing.")
+@click.option("--chunk", default=500, show_default=True,
+              help="Recipients per transaction (a big send never holds the database long).")
 @with_appcontext
-def invitations_send(slug: str, template_name: str, status: str, dry_run: bool) -> None:
-    """Queue invitations for every selected registrant that passes preflight."""
+@writes
+def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
+                     chunk: int) -> None:
+    """Queue invitations for every selected registrant that passes preflight.
+
+    Recipients are invited in chunks, each committed on its own; a run that stops half-way
+    can simply be repeated: who was invited is skipped.
+    """
     from .invitations import services
 
     event = _event_or_fail(slug)
@@ -257,14 +282,24 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool) 
         if report.template_missing:
             sys.exit(1)
         return
-    result = services.send_invitations(event, template_name, status=status or None)
-    print_preflight(result.preflight)
-    if result.preflight.template_missing:
-        db.session.rollback()
+    ids = services.recipient_ids(event, status=status or None)
+    combined = services.Preflight(event.slug, template_name, status or "any")
+    invited = skipped = 0
+    for start in range(0, max(len(ids), 1), max(chunk, 1)):
+        result = services.send_invitations(event, template_name, status=status or None,
+                                           registration_ids=ids[start:start + chunk])
+        combined.template_missing = result.preflight.template_missing
+        combined.checks.extend(result.preflight.checks)
+        if combined.template_missing:
+            db.session.rollback()
+            break
+        db.session.commit()
+        invited, skipped = invited + result.invited, skipped + result.skipped
+        deliver_after_commit(result.outbox_ids)
+    print_preflight(combined)
+    if combined.template_missing:
         sys.exit(1)
-    db.session.commit()
-    click.echo(f"queued {result.invited} invitation(s); skipped {result.skipped}")
-    deliver_after_commit(result.outbox_ids)
+    click.echo(f"queued {invited} invitation(s); skipped {skipped}")
 
 
 @invitations_group.command("remind")
@@ -272,6 +307,7 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool) 
 @click.option("--round", "round_", type=int, default=None,
               help="Reminder round (default: the next one). Repeating a round sends nothing.")
 @with_appcontext
+@writes
 def invitations_remind(slug: str, round_: int | None) -> None:
     """Remind everyone who has not answered yet."""
     from .invitations import services
@@ -288,6 +324,7 @@ def invitations_remind(slug: str, round_: int | None) -> None:
 @invitations_group.command("resend-failed")
 @click.option("--event", "slug", required=True)
 @with_appcontext
+@writes
 def invitations_resend(slug: str) -> None:
     """Queue failed invitation messages again (same Message-ID)."""
     from .invitations import services

@@ -238,7 +238,8 @@ def test_send_to_approved_registrants_delivers_one_correct_message_each(
     assert msg["Reply-To"] == "Organizer Team <team@wtcla.example.org>"
     assert msg["To"] == "Maria Lopez <maria@example.com>"
     assert msg["Date"] and msg["Message-ID"].endswith("@trade-office.example.org>")
-    assert msg["List-Unsubscribe"].startswith("<https://rsvp.example.org/unsubscribe/")
+    # a long header folds onto a continuation line (RFC 5322 folding whitespace)
+    assert msg["List-Unsubscribe"].strip().startswith("<https://rsvp.example.org/unsubscribe/")
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "Dear Maria Lopez" in text_body(msg)
     assert RSVP_LINK.search(text_body(msg))
@@ -503,3 +504,17 @@ def test_withdrawn_registration_cannot_answer_and_is_not_reminded(smtp_app, smtp
     out = smtp_app.test_cli_runner().invoke(args=["invitations", "remind", "--event", slug])
     assert "queued 0 reminder(s)" in out.output
     assert len(smtp_server.messages) == 1
+
+
+def test_cli_send_in_chunks_invites_everyone_once(smtp_app, smtp_server, make_event,
+                                                  make_registration):
+    slug = make_event()
+    seed_welcome(smtp_app, slug)
+    emails = sorted(f"chunk{i}@example.com" for i in range(5))
+    for email in emails:
+        make_registration(slug, email=email)
+    result = send(smtp_app, slug, "--chunk", "2")
+    assert result.exit_code == 0, result.output
+    assert "queued 5 invitation(s)" in result.output and "ready to send: 5" in result.output
+    assert sorted(r[0] for _, r, _ in smtp_server.messages) == emails
+    assert "queued 0 invitation(s)" in send(smtp_app, slug, "--chunk", "2").output

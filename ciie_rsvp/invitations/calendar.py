@@ -21,8 +21,10 @@ class Person:
 
 
 @functools.lru_cache(maxsize=16)
-def _vtimezone(tzid: str) -> bytes:
-    return icalendar.Timezone.from_tzid(tzid).to_ical()
+def _vtimezone(tzid: str, year: int) -> bytes:
+    """The zone's rules around the event (a compact VTIMEZONE), built once per zone and year."""
+    return icalendar.Timezone.from_tzid(tzid, first_date=dt.date(year - 1, 1, 1),
+                                        last_date=dt.date(year + 2, 1, 1)).to_ical()
 
 
 def _when(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime]:
@@ -80,7 +82,11 @@ def event_ics(
     att.params["partstat"] = icalendar.vText("NEEDS-ACTION")
     att.params["rsvp"] = icalendar.vText("TRUE")
     vevent.add("attendee", att)
-    if isinstance(start, dt.datetime):
-        cal.add_component(icalendar.Timezone.from_ical(_vtimezone(event.timezone)))
     cal.add_component(vevent)
-    return cal.to_ical()
+    ics = cal.to_ical()
+    if isinstance(start, dt.datetime):
+        # The same VTIMEZONE goes into every invitation of the event: splice in the cached
+        # bytes instead of building and serializing the component each time.
+        ics = ics.replace(b"BEGIN:VEVENT", _vtimezone(event.timezone, event.start_date.year)
+                          + b"BEGIN:VEVENT", 1)
+    return ics

@@ -18,13 +18,15 @@ Attempts to reach Python internals (``{{ ''.__class__ }}``) raise a clear :class
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_eval_context
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import markup_join, str_join
@@ -139,6 +141,12 @@ class Value(str):
         return obj
 
 
+# The budget of the render in progress in this thread (environments and compiled templates are
+# shared between renders and threads; budgets are not).
+_current: contextvars.ContextVar[_Limits | None] = contextvars.ContextVar("render_limits",
+                                                                          default=None)
+
+
 class InvitationEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox with resource caps (see the module docstring)."""
 
@@ -154,7 +162,6 @@ class InvitationEnvironment(ImmutableSandboxedEnvironment):
             keep_trailing_newline=True,
             extensions=[],
         )
-        self.limits: _Limits | None = None
         self.filters = {name: self._guard(self.filters[name]) for name in _ALLOWED_FILTERS}
         self.filters["_budget"] = self._budget
         self.filters["_concat"] = self._concat
@@ -173,9 +180,11 @@ class InvitationEnvironment(ImmutableSandboxedEnvironment):
     # -- hooks the sandbox calls -----------------------------------------------------------
 
     def _limits(self) -> _Limits:
-        if self.limits is None:  # rendering outside render(): still bounded
-            self.limits = _Limits(2.0, 256 * 1024)
-        return self.limits
+        limits = _current.get()
+        if limits is None:  # rendering outside render_part(): still bounded
+            limits = _Limits(2.0, 256 * 1024)
+            _current.set(limits)
+        return limits
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         self._limits().tick(0)
@@ -358,7 +367,7 @@ def _capped_wordwrap(s: str, width: int = 79, break_long_words: bool = True,
 def check_syntax(source: str, *, part: str = "") -> None:
     """Raise :class:`RenderError` with the line and message when ``source`` does not parse."""
     try:
-        InvitationEnvironment(html=False).parse(source)
+        _environment(False).parse(source)
     except TemplateSyntaxError as exc:
         raise RenderError(exc.message or "syntax error", lineno=exc.lineno, part=part) from exc
 
@@ -380,13 +389,24 @@ class Rendered:
     empty_placeholders: list[str] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=2)
+def _environment(html: bool) -> InvitationEnvironment:
+    return InvitationEnvironment(html=html)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str, html: bool) -> Template:
+    """Compile once per source: sending to thousands renders the same template each time."""
+    return _environment(html).from_string(source)
+
+
 def render_part(source: str, data: dict[str, Any], *, html: bool, part: str = "",
                 seconds: float = 2.0, max_output: int = 256 * 1024) -> tuple[str, list[str]]:
     """Render one part; return the text and the placeholders that rendered empty."""
-    env = InvitationEnvironment(html=html)
-    limits = env.limits = _Limits(seconds, max_output)
+    limits = _Limits(seconds, max_output)
+    token = _current.set(limits)
     try:
-        template = env.from_string(source)
+        template = _compiled(source, html)
         chunks: list[str] = []
         size = 0
         for chunk in template.generate(_wrap(data)):
@@ -408,6 +428,8 @@ def render_part(source: str, data: dict[str, Any], *, html: bool, part: str = ""
             MemoryError) as exc:
         raise RenderError(f"{exc.__class__.__name__}: {exc}", lineno=_lineno(exc),
                           part=part) from exc
+    finally:
+        _current.reset(token)
     return "".join(chunks), sorted(set(limits.empty))
 
 

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from .. import choices
-from ..database import insert_ignore
+from ..database import insert_ignore, insert_ignore_many
 from ..emails import Attachment, HeaderInjectionError, build_message, clean_header, format_address
 from ..extensions import db
 from ..models import (
@@ -33,7 +33,7 @@ from ..models import (
     RsvpAnswer,
     utcnow,
 )
-from ..outbox import enqueue, requeue
+from ..outbox import enqueue, enqueue_many, outbox_row, requeue
 from ..tokens import derived_token, hash_token, looks_like_token, new_token
 from ..validation import normalize_email
 from .calendar import Person, event_ics
@@ -280,6 +280,14 @@ def select_recipients(event: Event, *, status: str | None = RegistrationStatus.A
     return list(db.session.scalars(query.order_by(Registration.id)))
 
 
+def recipient_ids(event: Event, *, status: str | None = RegistrationStatus.APPROVED) -> list[int]:
+    """Ids of the registrations a send selects, in order (for sending in chunks)."""
+    query = select(Registration.id).where(Registration.event_id == event.id)
+    if status:
+        query = query.where(Registration.status == status)
+    return list(db.session.scalars(query.order_by(Registration.id)))
+
+
 def _opted_out(emails: Sequence[str]) -> set[str]:
     if not emails:
         return set()
@@ -412,23 +420,25 @@ def send_invitations(event: Event, template_name: str, *, status: str | None = "
                        with_tokens=True)
     result = SendResult(report)
     now = utcnow()
-    for check in report.ready:
-        reg = check.registration
-        assert reg is not None and check.template is not None
-        inv_id = insert_ignore(Invitation, {
-            "event_id": event.id, "registration_id": reg.id, "template_name": template_name,
-            "token_nonce": check.nonce, "token_hash": hash_token(check.token), "rounds": 1,
-            "rsvp": RsvpAnswer.PENDING.value, "guests": 0, "invited_at": now,
-            "invited_by": organizer_id,
-        }, ["event_id", "registration_id"])
-        if inv_id is None:  # a concurrent send got there first
-            result.skipped += 1
-            continue
-        message = _compose(inv_id, check.token, reg, event, check, 1)
-        result.outbox_ids.append(enqueue(
-            message, kind="invitation", registration_id=reg.id, invitation_id=inv_id,
-            idempotency_key=idempotency_key(inv_id, check.template.version, 1)))
-        result.invited += 1
+    ready = {check.registration_id: check for check in report.ready}
+    inserted = insert_ignore_many(Invitation, [{
+        "event_id": event.id, "registration_id": check.registration_id,
+        "template_name": template_name, "token_nonce": check.nonce,
+        "token_hash": hash_token(check.token), "rounds": 1, "rsvp": RsvpAnswer.PENDING.value,
+        "guests": 0, "invited_at": now, "invited_by": organizer_id,
+    } for check in ready.values()], ["event_id", "registration_id"],
+        returning=["id", "registration_id"])
+    result.skipped = len(ready) - len(inserted)  # a concurrent send got there first
+    rows = []
+    for inv_id, reg_id in sorted(inserted, key=lambda pair: pair[0]):
+        check = ready[reg_id]
+        assert check.registration is not None and check.template is not None
+        message = _compose(inv_id, check.token, check.registration, event, check, 1)
+        rows.append(outbox_row(message, kind="invitation", registration_id=reg_id,
+                               invitation_id=inv_id,
+                               idempotency_key=idempotency_key(inv_id, check.template.version, 1)))
+    result.outbox_ids = list(enqueue_many(rows))
+    result.invited = len(rows)
     if result.invited:
         db.session.add(AuditEntry(actor="organizer", organizer_id=organizer_id,
                                   action="invitations_sent",
