@@ -264,14 +264,15 @@ def print_preflight(report: Any) -> None:
 @click.option("--chunk", default=500, show_default=True,
               help="Recipients per transaction (a big send never holds the database long).")
 @with_appcontext
-@writes
 def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
                      chunk: int) -> None:
     """Queue invitations for every selected registrant that passes preflight.
 
-    Recipients are invited in chunks, each committed on its own; a run that stops half-way
-    can simply be repeated: who was invited is skipped.
+    Recipients go in chunks: each is rendered first (reads only), then recorded and committed
+    in a short write transaction, so a big send never holds the database for long. A run that
+    stops half-way can simply be repeated: who was invited is skipped.
     """
+    from .database import immediate_transactions
     from .invitations import services
 
     event = _event_or_fail(slug)
@@ -286,16 +287,18 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
     combined = services.Preflight(event.slug, template_name, status or "any")
     invited = skipped = 0
     for start in range(0, max(len(ids), 1), max(chunk, 1)):
-        result = services.send_invitations(event, template_name, status=status or None,
-                                           registration_ids=ids[start:start + chunk])
-        combined.template_missing = result.preflight.template_missing
-        combined.checks.extend(result.preflight.checks)
+        report, prepared = services.prepare_invitations(
+            event, template_name, status=status or None, registration_ids=ids[start:start + chunk])
+        combined.template_missing = report.template_missing
+        combined.checks.extend(report.checks)
+        db.session.rollback()  # end the read; the write below takes the lock only briefly
         if combined.template_missing:
-            db.session.rollback()
             break
-        db.session.commit()
-        invited, skipped = invited + result.invited, skipped + result.skipped
-        deliver_after_commit(result.outbox_ids)
+        with immediate_transactions():
+            outbox_ids, count = services.record_invitations(event.id, template_name, prepared)
+            db.session.commit()
+        invited, skipped = invited + count, skipped + len(prepared) - count
+        deliver_after_commit(outbox_ids)
     print_preflight(combined)
     if combined.template_missing:
         sys.exit(1)

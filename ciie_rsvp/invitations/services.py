@@ -372,20 +372,25 @@ def sender_of(event: Event) -> tuple[str, str | None]:
     return sender, reply_to
 
 
-def _compose(inv_id: int, token: str, reg: Registration, event: Event, check: Check,
+def _calendar(event: Event, reg: Registration, nonce: str, token: str, language: str,
+              sequence: int) -> bytes:
+    """The invitation's .ics; its UID comes from the invitation's nonce, so a reminder or a
+    download updates the same calendar entry."""
+    sender, reply_to = sender_of(event)
+    name, email = _split(reply_to or sender)
+    return event_ics(event, uid=f"invitation-{nonce}@{email.rpartition('@')[2] or 'ciie-rsvp'}",
+                     organizer=Person(name or email, email),
+                     attendee=Person(reg.full_name, reg.email),
+                     summary=event_data(event, language)["name"],
+                     url=f"{current_app.config['BASE_URL']}/rsvp/{token}", sequence=sequence)
+
+
+def _compose(nonce: str, token: str, reg: Registration, event: Event, check: Check,
              round_: int) -> Any:
     assert check.rendered is not None and check.template is not None
     sender, reply_to = sender_of(event)
-    base = current_app.config["BASE_URL"]
-    org_name, org_email = _split(reply_to or sender)
-    ics = event_ics(
-        event, uid=f"invitation-{inv_id}@{org_email.rpartition('@')[2] or 'ciie-rsvp'}",
-        organizer=Person(org_name or org_email, org_email),
-        attendee=Person(reg.full_name, reg.email),
-        summary=event_data(event, check.language)["name"],
-        url=f"{base}/rsvp/{token}", sequence=round_ - 1,
-    )
-    unsubscribe = f"{base}/unsubscribe/{token}"
+    ics = _calendar(event, reg, nonce, token, check.language, round_ - 1)
+    unsubscribe = f"{current_app.config['BASE_URL']}/unsubscribe/{token}"
     return build_message(
         sender=sender, to=check.address, reply_to=reply_to, subject=check.rendered.subject,
         text=check.rendered.text, html=check.rendered.html,
@@ -407,44 +412,77 @@ def idempotency_key(invitation_id: int, version: int, round_: int) -> str:
     return f"invitation:{invitation_id}:v{version}:r{round_}"
 
 
-def send_invitations(event: Event, template_name: str, *, status: str | None = "approved",
-                     registration_ids: Iterable[int] | None = None,
-                     organizer_id: int | None = None) -> SendResult:
-    """Invite every selected recipient that passes preflight; queue one message each.
+@dataclass
+class Prepared:
+    """One invitation ready to record: plain values only, valid across transactions."""
 
-    Invitation rows and outbox rows are written in the caller's transaction. A recipient
-    already invited is skipped, so a double-clicked send or a repeated CLI run queues nothing
-    twice (and the outbox's idempotency key backs that up under races).
+    registration_id: int
+    nonce: str
+    token_hash: str
+    template_version: int
+    outbox: dict[str, Any]  # an outbox row, less its invitation id and idempotency key
+
+
+def prepare_invitations(event: Event, template_name: str, *, status: str | None = "approved",
+                        registration_ids: Iterable[int] | None = None
+                        ) -> tuple[Preflight, list[Prepared]]:
+    """Preflight, and build the finished message of everyone who passes (reads only).
+
+    This is the costly part of sending (rendering, calendar, MIME); it writes nothing, so a
+    caller may run it before taking the database's write lock.
     """
     report = preflight(event, template_name, status=status, registration_ids=registration_ids,
                        with_tokens=True)
-    result = SendResult(report)
+    prepared = []
+    for check in report.ready:
+        assert check.registration is not None and check.template is not None
+        message = _compose(check.nonce, check.token, check.registration, event, check, 1)
+        prepared.append(Prepared(check.registration_id, check.nonce, hash_token(check.token),
+                                 check.template.version,
+                                 outbox_row(message, kind="invitation",
+                                            registration_id=check.registration_id)))
+    return report, prepared
+
+
+def record_invitations(event_id: int, template_name: str, prepared: list[Prepared], *,
+                       organizer_id: int | None = None) -> tuple[list[int], int]:
+    """Write the invitations and queue their messages; return (outbox ids, invited).
+
+    Recipients invited meanwhile are skipped (``ON CONFLICT DO NOTHING`` on (event,
+    registration)), so a double-clicked send or a repeated CLI run queues nothing twice, and
+    the outbox's idempotency key (invitation, template version, round) backs that up.
+    """
     now = utcnow()
-    ready = {check.registration_id: check for check in report.ready}
+    by_reg = {p.registration_id: p for p in prepared}
     inserted = insert_ignore_many(Invitation, [{
-        "event_id": event.id, "registration_id": check.registration_id,
-        "template_name": template_name, "token_nonce": check.nonce,
-        "token_hash": hash_token(check.token), "rounds": 1, "rsvp": RsvpAnswer.PENDING.value,
-        "guests": 0, "invited_at": now, "invited_by": organizer_id,
-    } for check in ready.values()], ["event_id", "registration_id"],
-        returning=["id", "registration_id"])
-    result.skipped = len(ready) - len(inserted)  # a concurrent send got there first
+        "event_id": event_id, "registration_id": p.registration_id,
+        "template_name": template_name, "token_nonce": p.nonce, "token_hash": p.token_hash,
+        "rounds": 1, "rsvp": RsvpAnswer.PENDING.value, "guests": 0, "invited_at": now,
+        "invited_by": organizer_id,
+    } for p in prepared], ["event_id", "registration_id"], returning=["id", "registration_id"])
     rows = []
     for inv_id, reg_id in sorted(inserted, key=lambda pair: pair[0]):
-        check = ready[reg_id]
-        assert check.registration is not None and check.template is not None
-        message = _compose(inv_id, check.token, check.registration, event, check, 1)
-        rows.append(outbox_row(message, kind="invitation", registration_id=reg_id,
-                               invitation_id=inv_id,
-                               idempotency_key=idempotency_key(inv_id, check.template.version, 1)))
-    result.outbox_ids = list(enqueue_many(rows))
-    result.invited = len(rows)
-    if result.invited:
+        p = by_reg[reg_id]
+        rows.append({**p.outbox, "invitation_id": inv_id,
+                     "idempotency_key": idempotency_key(inv_id, p.template_version, 1)})
+    outbox_ids = enqueue_many(rows)
+    if rows:
         db.session.add(AuditEntry(actor="organizer", organizer_id=organizer_id,
                                   action="invitations_sent",
-                                  detail=f"event={event.slug} template={template_name} "
-                                         f"count={result.invited}"))
-    return result
+                                  detail=f"event_id={event_id} template={template_name} "
+                                         f"count={len(rows)}"))
+    return outbox_ids, len(rows)
+
+
+def send_invitations(event: Event, template_name: str, *, status: str | None = "approved",
+                     registration_ids: Iterable[int] | None = None,
+                     organizer_id: int | None = None) -> SendResult:
+    """Invite every selected recipient that passes preflight, in the caller's transaction."""
+    report, prepared = prepare_invitations(event, template_name, status=status,
+                                           registration_ids=registration_ids)
+    outbox_ids, invited = record_invitations(event.id, template_name, prepared,
+                                             organizer_id=organizer_id)
+    return SendResult(report, list(outbox_ids), invited, len(prepared) - invited)
 
 
 def next_round(event: Event) -> int:
@@ -499,7 +537,7 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
         assert check.template is not None and check.rendered is not None
         prefix = "提醒：" if check.language == "zh-Hans" else "Reminder: "
         check.rendered.subject = prefix + check.rendered.subject
-        message = _compose(inv.id, token, reg, event, check, round_)
+        message = _compose(inv.token_nonce, token, reg, event, check, round_)
         outbox_id = enqueue(message, kind="invitation_reminder", registration_id=reg.id,
                             invitation_id=inv.id,
                             idempotency_key=idempotency_key(inv.id, check.template.version,
@@ -592,17 +630,10 @@ def issue_manage_link(inv: Invitation) -> str:
 
 
 def calendar_for(inv: Invitation) -> bytes:
-    event, reg = inv.event, inv.registration
-    sender, reply_to = sender_of(event)
-    name, email = _split(reply_to or sender)
+    reg = inv.registration
     token = derived_token(current_app.config["SECRET_KEY"], TOKEN_PURPOSE, inv.token_nonce)
     language = reg.language if reg.language in LANGUAGES else "en"
-    return event_ics(event, uid=f"invitation-{inv.id}@{email.rpartition('@')[2] or 'ciie-rsvp'}",
-                     organizer=Person(name or email, email),
-                     attendee=Person(reg.full_name, reg.email),
-                     summary=event_data(event, language)["name"],
-                     url=f"{current_app.config['BASE_URL']}/rsvp/{token}",
-                     sequence=inv.rounds - 1)
+    return _calendar(inv.event, reg, inv.token_nonce, token, language, inv.rounds - 1)
 
 
 # --- dashboard and exports ---------------------------------------------------------------------
