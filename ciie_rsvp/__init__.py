@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Flask
 
-from . import database
+from . import database, i18n
 from .config import build_config
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -52,7 +52,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=_resolve("migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     database.init_app(app)
+    i18n.init_app(app)
     if app.config.get("TRUSTED_PROXY_HOPS"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -77,9 +79,13 @@ def register_blueprints(app: Flask) -> None:
 
     @app.template_filter("label")
     def _label(code: str, kind: str) -> str:
+        """``{{ reg.sector|label('SECTORS') }}``: the translated label of a stored code."""
+        from flask_babel import gettext
+
         from . import choices
 
-        return choices.label(getattr(choices, kind), code)
+        text = choices.label(getattr(choices, kind), code)
+        return gettext(text) if text else text
 
 
 def register_cli(app: Flask) -> None:

@@ -5,29 +5,31 @@ Codes are stored in the database; labels are shown to people. Keep codes stable.
 
 from __future__ import annotations
 
+from .i18n import N_
+
 # The six exhibition areas of the China International Import Expo.
 SECTORS: list[tuple[str, str]] = [
-    ("food_agriculture", "Food and agricultural products"),
-    ("automobile", "Automobile"),
-    ("intelligent_industry_it", "Intelligent industry and information technology"),
-    ("consumer_goods", "Consumer goods"),
-    ("medical_healthcare", "Medical equipment and healthcare products"),
-    ("trade_in_services", "Trade in services"),
+    ("food_agriculture", N_("Food and agricultural products")),
+    ("automobile", N_("Automobile")),
+    ("intelligent_industry_it", N_("Intelligent industry and information technology")),
+    ("consumer_goods", N_("Consumer goods")),
+    ("medical_healthcare", N_("Medical equipment and healthcare products")),
+    ("trade_in_services", N_("Trade in services")),
 ]
 
 COMPANY_SIZES: list[tuple[str, str]] = [
-    ("1-9", "1–9 employees"),
-    ("10-49", "10–49 employees"),
-    ("50-249", "50–249 employees"),
-    ("250-999", "250–999 employees"),
-    ("1000+", "1,000 or more employees"),
+    ("1-9", N_("1–9 employees")),
+    ("10-49", N_("10–49 employees")),
+    ("50-249", N_("50–249 employees")),
+    ("250-999", N_("250–999 employees")),
+    ("1000+", N_("1,000 or more employees")),
 ]
 
 INTERESTS: list[tuple[str, str]] = [
-    ("exhibit", "Exhibit at CIIE"),
-    ("delegation", "Join the California delegation"),
-    ("conference", "Attend the Los Angeles conference"),
-    ("matchmaking", "B2B matchmaking"),
+    ("exhibit", N_("Exhibit at CIIE")),
+    ("delegation", N_("Join the California delegation")),
+    ("conference", N_("Attend the Los Angeles conference")),
+    ("matchmaking", N_("B2B matchmaking")),
 ]
 
 LANGUAGES: list[tuple[str, str]] = [("en", "English"), ("zh-Hans", "简体中文 (Simplified Chinese)")]
@@ -45,11 +47,11 @@ CALIFORNIA_COUNTIES: list[str] = [
 ]  # fmt: skip
 
 STATUSES: list[tuple[str, str]] = [
-    ("submitted", "Submitted"),
-    ("approved", "Approved"),
-    ("waitlisted", "Waitlisted"),
-    ("declined", "Declined"),
-    ("withdrawn", "Withdrawn"),
+    ("submitted", N_("Submitted")),
+    ("approved", N_("Approved")),
+    ("waitlisted", N_("Waitlisted")),
+    ("declined", N_("Declined")),
+    ("withdrawn", N_("Withdrawn")),
 ]
 
 

@@ -62,6 +62,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(mail_group)
     app.cli.add_command(invitations_group)
     app.cli.add_command(organizer_group)
+    app.cli.add_command(retention_group)
 
 
 @click.command("seed")
@@ -375,6 +376,37 @@ def organizer_create(email: str, name: str, role: str, password_stdin: bool) -> 
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(f"created {organizer.role} {organizer.email}")
+
+
+@click.group("retention")
+def retention_group() -> None:
+    """Data retention (CCPA): anonymize personal data of past events."""
+
+
+@retention_group.command("purge")
+@click.option("--event", "slug", required=True, help="Event slug.")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True,
+              help="Only when the event ended at least this many days ago.")
+@click.option("--apply", is_flag=True, help="Really anonymize (the default is a dry run).")
+@with_appcontext
+def retention_purge(slug: str, days: int, apply: bool) -> None:
+    """Anonymize registrations of a past event (dry run unless --apply)."""
+    from .privacy import purge_event
+    from .registration.services import get_event
+
+    event = get_event(slug)
+    if event is None:
+        raise click.ClickException(f"no event with slug {slug!r}")
+    report = purge_event(event, days, apply=apply)
+    if not report.eligible:
+        click.echo(f"{slug} ended {report.ended}; not older than {days} days: nothing to do")
+        return
+    if apply:
+        db.session.commit()
+        click.echo(f"anonymized {report.erased} registrations of {slug} (ended {report.ended})")
+    else:
+        click.echo(f"dry run: would anonymize {report.to_erase} registrations of {slug} "
+                   f"(ended {report.ended}); add --apply to do it")
 
 
 if __name__ == "__main__":  # ``python -m ciie_rsvp.cli``

@@ -11,6 +11,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from dotenv import load_dotenv
+
 PREFIX = "CIIE_RSVP_"
 
 
@@ -70,6 +72,9 @@ def load_or_create_secret_key(folder: Path) -> str:
 def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Collect the settings. ``overrides`` (tests, embedding) win over the environment."""
     overrides = dict(overrides or {})
+    if not overrides.get("TESTING"):
+        # A .env file in the working directory; real environment variables win.
+        load_dotenv(Path.cwd() / ".env", override=False)
     folder = Path(overrides.pop("INSTANCE_PATH", None) or instance_path())
     folder.mkdir(parents=True, exist_ok=True)
     database_url = env("DATABASE_URL", f"sqlite:///{folder / 'ciie_rsvp.sqlite3'}")
@@ -120,6 +125,14 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         ),
         "TRUSTED_PROXY_HOPS": env_int("TRUSTED_PROXY_HOPS", 0),
         "SEED_ON_START": env_bool("SEED_ON_START", True),
+        # Abuse resistance of the public form.
+        "RATELIMIT_ENABLED": env_bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URL", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "ciie-rsvp",
+        "REGISTER_LIMIT_PER_IP": env("REGISTER_LIMIT_PER_IP", "30 per minute; 300 per hour"),
+        "REGISTER_LIMIT_PER_EMAIL": env("REGISTER_LIMIT_PER_EMAIL", "5 per hour"),
+        "FORM_MIN_FILL_SECONDS": float(env("FORM_MIN_FILL_SECONDS", "3") or 3),
     }
     cfg.update(overrides)
     return cfg

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -30,3 +33,6 @@ login_manager = LoginManager()
 login_manager.login_view = "organizer.login"
 login_manager.login_message = "Please sign in to continue."
 login_manager.session_protection = "basic"
+babel = Babel()
+# Storage and switches come from RATELIMIT_* settings (memory by default, Redis when set).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

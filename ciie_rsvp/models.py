@@ -69,6 +69,11 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+def _is_cjk(text: str) -> bool:
+    return bool(text) and all("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+                              for ch in text)
+
+
 def _in(values: list[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
@@ -168,6 +173,8 @@ class Registration(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set when personal data was erased (a registrant's request or the retention purge).
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship(back_populates="registrations")
 
@@ -193,6 +200,9 @@ class Registration(db.Model):
 
     @property
     def full_name(self) -> str:
+        """"First Last", or "LastFirst" for names written in Chinese characters."""
+        if _is_cjk(self.first_name) and _is_cjk(self.last_name):
+            return f"{self.last_name}{self.first_name}"
         return f"{self.first_name} {self.last_name}".strip()
 
 

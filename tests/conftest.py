@@ -10,6 +10,7 @@ import smtplib
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,6 +24,8 @@ from sqlalchemy.engine import make_url
 
 from ciie_rsvp import create_app
 from ciie_rsvp.extensions import db
+
+pytest_plugins = ["tests.browser"]  # chromium / page fixtures
 
 PG_ADMIN_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -65,18 +68,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         _migrate(url, tmp_path_factory.mktemp("inst"))
         yield url
         return
+    with temporary_pg_database("ciie_rsvp_test") as url:
+        _migrate(url, tmp_path_factory.mktemp("inst"))
+        yield url
+
+
+@contextmanager
+def temporary_pg_database(prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database for this run and drop it afterwards."""
     reason = _pg_available()
     if reason is not None:
         require_postgres(reason)
     admin = make_url(_pg_admin_url())
-    name = f"ciie_rsvp_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with admin_engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.set(database=name).render_as_string(hide_password=False)
     try:
-        _migrate(url, tmp_path_factory.mktemp("inst"))
-        yield url
+        yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin_engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -104,6 +113,8 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "MAIL_DELIVERY": "inline",
         "BASE_URL": "https://rsvp.example.org",
         "MAIL_FROM": "CIIE Delegation <delegation@wtcla.example.org>",
+        "FORM_MIN_FILL_SECONDS": 0,  # tests/test_abuse.py turns the traps back on
+        "RATELIMIT_ENABLED": False,
     }
 
 
@@ -163,6 +174,18 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+_STARTED = re.compile(r'name="started" type="hidden" value="([^"]*)"')
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The hidden fields a browser would send back: CSRF token and the form's start stamp."""
+    fields = {"csrf_token": csrf_from(html)}
+    started = _STARTED.search(html)
+    if started:
+        fields["started"] = started.group(1)
+    return fields
+
+
 def valid_registration(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "company": "Golden State Almond Growers, Inc.",
@@ -219,8 +242,7 @@ def register(client: FlaskClient) -> Callable[..., Any]:
     def _register(slug: str, **overrides: Any) -> Any:
         page = client.get(f"/events/{slug}/register")
         assert page.status_code == 200, page.status_code
-        data = valid_registration(**overrides)
-        data["csrf_token"] = csrf_from(page.get_data(as_text=True))
+        data = {**form_fields(page.get_data(as_text=True)), **valid_registration(**overrides)}
         return client.post(f"/events/{slug}/register", data=data)
 
     return _register

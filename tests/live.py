@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
-import re
 import subprocess
 import sys
 import time
@@ -16,9 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import free_port
-
-_CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
+from tests.conftest import form_fields, free_port
 
 
 @contextmanager
@@ -30,7 +27,8 @@ def live_server(database_url: str, instance: Path, *, workers: int = 2,
            "CIIE_RSVP_INSTANCE_PATH": str(instance), "CIIE_RSVP_SEED_ON_START": "0",
            "CIIE_RSVP_MAIL_URL": f"file://{instance / 'mail'}",
            "CIIE_RSVP_BASE_URL": "https://rsvp.example.org",
-           "CIIE_RSVP_SECURE_COOKIES": "0", **(extra_env or {})}
+           "CIIE_RSVP_SECURE_COOKIES": "0", "CIIE_RSVP_FORM_MIN_FILL_SECONDS": "0",
+           "CIIE_RSVP_RATELIMIT_ENABLED": "0", **(extra_env or {})}
     cmd = [sys.executable, "-m", "ciie_rsvp.cli", "serve", "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers)]
     instance.mkdir(parents=True, exist_ok=True)
@@ -87,8 +85,5 @@ class Browserish:
     def register(self, slug: str, data: dict[str, Any]) -> int:
         status, html = self.request(f"/events/{slug}/register")
         assert status == 200, status
-        token = _CSRF.search(html)
-        assert token
-        status, _ = self.request(f"/events/{slug}/register",
-                                 {**data, "csrf_token": token.group(1)})
+        status, _ = self.request(f"/events/{slug}/register", {**data, **form_fields(html)})
         return status

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 
 from ciie_rsvp.extensions import db
 from ciie_rsvp.models import OutboxMessage, Registration
-from tests.conftest import csrf_from, valid_registration
+from tests.conftest import form_fields, valid_registration
 from tests.live import Browserish, live_server
 
 
@@ -24,7 +24,7 @@ def test_threads_racing_the_same_email_make_one_row(app, make_event):
     def submit(i: int) -> int:
         client = app.test_client()
         page = client.get(f"/events/{slug}/register")
-        data = valid_registration(csrf_token=csrf_from(page.get_data(as_text=True)),
+        data = valid_registration(**form_fields(page.get_data(as_text=True)),
                                   email="Race@Example.com" if i % 2 else "race@example.com")
         return client.post(f"/events/{slug}/register", data=data).status_code
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 
 from ciie_rsvp import create_app
 from ciie_rsvp.extensions import db
-from tests.conftest import _pg_admin_url, _pg_available, require_postgres
+from tests.conftest import temporary_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -21,20 +18,8 @@ def empty_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'mig.sqlite3'}"
         return
-    reason = _pg_available()
-    if reason:
-        require_postgres(reason)
-    admin = make_url(_pg_admin_url())
-    name = f"ciie_rsvp_mig_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with temporary_pg_database("ciie_rsvp_mig") as url:
+        yield url
 
 
 def test_upgrade_downgrade_upgrade_and_no_drift(empty_database, tmp_path):

@@ -30,7 +30,8 @@ def test_wheel_contains_templates_migrations_and_static(wheel):
                      "ciie_rsvp/migrations/env.py",
                      "ciie_rsvp/migrations/alembic.ini",
                      "ciie_rsvp/migrations/versions/0001_foundation.py",
-                     "ciie_rsvp/static/app.css"):
+                     "ciie_rsvp/static/app.css",
+                     "ciie_rsvp/translations/zh_Hans/LC_MESSAGES/messages.mo"):
         assert required in names, required
     assert not any(n.startswith("tests/") for n in names)
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ciie_rsvp.extensions import db
 from ciie_rsvp.models import AuditEntry, Event, OutboxMessage, Registration
-from tests.conftest import csrf_from, text_body, valid_registration
+from tests.conftest import csrf_from, form_fields, text_body, valid_registration
 
 MANAGE_LINK = re.compile(r"https://rsvp\.example\.org/r/([A-Za-z0-9_-]{40,})")
 
@@ -262,7 +262,7 @@ def test_oversized_body_and_too_many_fields(app, client, make_event):
 def test_links_in_mail_ignore_the_host_header(client, make_event, mailbox):
     slug = make_event()
     page = client.get(f"/events/{slug}/register", headers={"Host": "evil.example.net"})
-    data = valid_registration(csrf_token=csrf_from(page.get_data(as_text=True)))
+    data = valid_registration(**form_fields(page.get_data(as_text=True)))
     client.post(f"/events/{slug}/register", data=data, headers={"Host": "evil.example.net"})
     body = text_body(mailbox()[0])
     assert "evil.example.net" not in body

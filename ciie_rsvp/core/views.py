@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -13,11 +14,24 @@ from werkzeug.wrappers import Response
 
 from ..database import mark_immediate
 from ..extensions import db
+from ..i18n import normalize_tag
 from . import bp
 
 log = logging.getLogger(__name__)
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@bp.post("/lang")
+def set_language() -> Response:
+    """The language switch on every page: remember the choice, go back where we were."""
+    from ..organizer.auth import is_safe_next
+
+    tag = normalize_tag(request.form.get("lang"))
+    if tag:
+        session["lang"] = tag
+    target = request.form.get("next", "")
+    return redirect(target if is_safe_next(target) else url_for("registration.index"), code=303)
 
 
 @bp.get("/healthz")
@@ -49,7 +63,7 @@ def register_request_guards(app: Flask) -> None:
                 len(request.form) > limit
                 or sum(len(v) for v in request.form.listvalues()) > limit * 5
             ):
-                raise BadRequest("This form has far too many fields.")
+                raise BadRequest(_("This form has far too many fields."))
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -61,23 +75,26 @@ def register_request_guards(app: Flask) -> None:
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         )
-        if request.path.startswith("/r/"):
+        if request.path.startswith(("/r/", "/rsvp/")):
             response.headers["Cache-Control"] = "no-store"
+        if request.is_secure or app.config["BASE_URL"].startswith("https://"):
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
         return response
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> tuple[str | Response, int]:
-        return _error_page(400, "Form expired",
-                           "The form was missing its security token or it expired. "
-                           "Go back, reload the page and submit again.")
+        return _error_page(400, _("Form expired"),
+                           _("The form was missing its security token or it expired. "
+                             "Go back, reload the page and submit again."))
 
     @app.errorhandler(OperationalError)
     def _db_down(exc: OperationalError) -> tuple[str | Response, int]:
         db.session.rollback()
         log.error("database error: %s", exc)
-        body, code = _error_page(503, "Temporarily unavailable",
-                                 "The service is busy or its database is unreachable. "
-                                 "Nothing was saved; please try again in a minute.")
+        body, code = _error_page(503, _("Temporarily unavailable"),
+                                 _("The service is busy or its database is unreachable. "
+                                   "Nothing was saved; please try again in a minute."))
         resp = app.make_response((body, code))
         resp.headers["Retry-After"] = "30"
         return resp, 503
@@ -85,19 +102,25 @@ def register_request_guards(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[str | Response, int]:
         code = exc.code or 500
+        titles = {400: _("Bad request"), 403: _("Not allowed"), 404: _("Not found"),
+                  405: _("Method not allowed"), 413: _("Too large"),
+                  429: _("Too many requests")}
         messages = {
-            400: "The request could not be understood.",
-            404: "There is nothing at this address.",
-            405: "This address does not accept that kind of request.",
-            413: "The submitted data is too large.",
-            429: "Too many requests. Please wait a moment and try again.",
+            400: _("The request could not be understood."),
+            403: _("You are not allowed to do this."),
+            404: _("There is nothing at this address."),
+            405: _("This address does not accept that kind of request."),
+            413: _("The submitted data is too large."),
+            429: _("Too many requests. Please wait a moment and try again."),
         }
-        description = exc.description if exc.description and code not in (405, 413) else None
-        return _error_page(code, exc.name, description or messages.get(code, exc.name))
+        custom = exc.description and exc.description != type(exc).description
+        description = exc.description if custom and code not in (405, 413, 429) else None
+        return _error_page(code, titles.get(code, exc.name),
+                           description or messages.get(code, exc.name))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[str | Response, int]:
         db.session.rollback()
         log.exception("unhandled error")
-        return _error_page(500, "Something went wrong",
-                           "An unexpected error occurred; it has been logged.")
+        return _error_page(500, _("Something went wrong"),
+                           _("An unexpected error occurred; it has been logged."))

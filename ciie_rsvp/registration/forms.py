@@ -1,13 +1,23 @@
-"""The registration form: shape and field-level checks only. Database rules live in services."""
+"""The registration form: shape and field-level checks only. Database rules live in services.
+
+Labels and messages are lazy translations; choice labels are translated when a form is built
+(inside the request, so in the visitor's language).
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectChoice,
@@ -41,59 +51,67 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _line(label: str, max_len: int, required: bool = True, **kw: Any) -> StringField:
-    checks = [DataRequired(f"{label} is required.")] if required else [Optional()]
-    checks += [Length(max=max_len, message=f"{label} must be at most {max_len} characters."),
+def _line(label: Any, max_len: int, required: Any = None, **kw: Any) -> StringField:
+    checks: list[Any] = [DataRequired(required)] if required else [Optional()]
+    checks += [Length(max=max_len, message=_l("Enter at most %(max)d characters.")),
                NoControlChars()]
     return StringField(label, validators=checks, filters=[_strip], **kw)
 
 
-def _choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
-def _placeholder(pairs: list[tuple[str, str]], text: str) -> list[SelectChoice]:
-    return _choices([("", text), *pairs])
+def translated(pairs: list[tuple[str, str]], placeholder: str | None = None
+               ) -> list[SelectChoice]:
+    """Choices with labels in the current language (labels are msgids in choices.py)."""
+    out = [SelectChoice("", placeholder)] if placeholder else []
+    return out + [SelectChoice(value, _(label)) for value, label in pairs]
 
 
 class RegistrantFields(FlaskForm):
     """Everything a registrant may change about their registration (all but the email)."""
 
-    company = _line("Company (legal name)", 200, render_kw={"autocomplete": "organization"})
-    website = URLField("Company website", filters=[_strip],
+    company = _line(_l("Company (legal name)"), 200, _l("Enter your company's legal name."),
+                    render_kw={"autocomplete": "organization"})
+    website = URLField(_l("Company website"), filters=[_strip],
                        validators=[Optional(), Length(max=300), NoControlChars()],
                        render_kw={"autocomplete": "url", "placeholder": "https://"})
-    sector = SelectField("Industry sector (CIIE exhibition area)",
-                         choices=_placeholder(SECTORS, "Choose a sector…"),
-                         validators=[DataRequired("Choose the sector closest to your business.")])
-    company_size = SelectField("Company size", choices=_placeholder(COMPANY_SIZES, "Choose…"),
-                               validators=[DataRequired("Choose the size of your company.")])
-    county = SelectField("California county",
-                         choices=_placeholder([(c, c) for c in CALIFORNIA_COUNTIES],
-                                              "Choose a county…"),
-                         validators=[DataRequired("Choose the county where you are based.")])
-    first_name = _line("First name", 100, render_kw={"autocomplete": "given-name"})
-    last_name = _line("Last name", 100, render_kw={"autocomplete": "family-name"})
-    job_title = _line("Job title", 150, required=False,
-                      render_kw={"autocomplete": "organization-title"})
-    phone = TelField("Phone", filters=[_strip],
-                     validators=[DataRequired("Phone is required."), Length(max=40)],
+    sector = SelectField(_l("Industry sector (CIIE exhibition area)"),
+                         validators=[DataRequired(_l("Choose the sector closest to your "
+                                                     "business."))])
+    company_size = SelectField(_l("Company size"),
+                               validators=[DataRequired(_l("Choose the size of your company."))])
+    county = SelectField(_l("California county"),
+                         validators=[DataRequired(_l("Choose the county where you are based."))])
+    first_name = _line(_l("First name"), 100, _l("Enter your first name."),
+                       render_kw={"autocomplete": "given-name"})
+    last_name = _line(_l("Last name"), 100, _l("Enter your last name."),
+                      render_kw={"autocomplete": "family-name"})
+    job_title = _line(_l("Job title"), 150, render_kw={"autocomplete": "organization-title"})
+    phone = TelField(_l("Phone"), filters=[_strip],
+                     validators=[DataRequired(_l("Enter a phone number.")), Length(max=40)],
                      render_kw={"autocomplete": "tel", "placeholder": "+1 213 555 0100"})
-    interests = MultiCheckboxField("I am interested in", choices=_choices(INTERESTS),
-                                   validators=[DataRequired("Choose at least one interest.")])
-    delegates = IntegerField("Number of delegates", default=1, validators=[
-        InputRequired("Give the number of delegates."),
-        NumberRange(1, 20, "The number of delegates must be between 1 and 20."),
+    interests = MultiCheckboxField(_l("I am interested in"),
+                                   validators=[DataRequired(_l("Choose at least one interest."))])
+    delegates = IntegerField(_l("Number of delegates"), default=1, validators=[
+        InputRequired(_l("Give the number of delegates as a whole number.")),
+        NumberRange(1, 20, _l("The number of delegates must be between 1 and 20.")),
     ], render_kw={"min": 1, "max": 20, "inputmode": "numeric"})
-    language = RadioField("Preferred language", choices=_choices(LANGUAGES), default="en",
-                          validators=[DataRequired("Choose a language.")])
-    notes = TextAreaField("Notes (optional)", filters=[_strip], validators=[
-        Optional(), Length(max=2000, message="Notes must be at most 2000 characters."),
+    language = RadioField(_l("Preferred language"), default="en",
+                          validators=[DataRequired(_l("Choose a language."))])
+    notes = TextAreaField(_l("Notes (optional)"), filters=[_strip], validators=[
+        Optional(), Length(max=2000, message=_l("Enter at most %(max)d characters.")),
         NoControlChars(multiline=True)])
 
     # Normalized values, set by the validators below.
     phone_e164: str = ""
     website_clean: str = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sector.choices = translated(SECTORS, _("Choose a sector…"))
+        self.company_size.choices = translated(COMPANY_SIZES, _("Choose…"))
+        self.county.choices = [SelectChoice("", _("Choose a county…"))] + [
+            SelectChoice(c, c) for c in CALIFORNIA_COUNTIES]
+        self.interests.choices = translated(INTERESTS)
+        self.language.choices = [SelectChoice(code, label) for code, label in LANGUAGES]
 
     def validate_phone(self, field: Any) -> None:
         try:
@@ -127,17 +145,41 @@ class RegistrantFields(FlaskForm):
 
 
 class RegistrationForm(RegistrantFields):
-    """The public form: the registrant fields plus email and consent."""
+    """The public form: the registrant fields plus email and consent.
 
-    email = EmailField("Email", filters=[_strip], validators=[
-        DataRequired("Email is required."), Length(max=254)],
+    Two silent bot traps: ``nickname`` is a honeypot hidden from people (CSS, aria-hidden,
+    no tab stop) and ``started`` is a signed timestamp of when the form was shown; a filled
+    honeypot or a form sent back faster than a person can type looks like success to the
+    bot but stores nothing.
+    """
+
+    nickname = StringField(_l("Leave this field empty"),
+                           render_kw={"autocomplete": "off", "tabindex": "-1"})
+    started = HiddenField()
+
+    email = EmailField(_l("Email"), filters=[_strip], validators=[
+        DataRequired(_l("Enter your email address.")), Length(max=254)],
         render_kw={"autocomplete": "email"})
     consent = BooleanField(
-        "I have read the privacy notice and agree that the organizers store and use this "
-        "information to handle my registration.",
-        validators=[DataRequired("Please agree to the privacy notice to register.")])
+        _l("I have read the privacy notice and agree that the organizers store and use this "
+           "information to handle my registration."),
+        validators=[DataRequired(_l("Please agree to the privacy notice to register."))])
 
     email_normalized_value: str = ""
+
+    def stamp(self) -> None:
+        """Sign the time the form is shown (kept across re-renders with errors)."""
+        if not self.started.data:
+            self.started.data = _stamper().dumps(time.time())
+
+    def looks_automated(self, min_seconds: float) -> bool:
+        if self.nickname.data:
+            return True
+        try:
+            shown = float(_stamper().loads(self.started.data or "", max_age=12 * 3600))
+        except (BadSignature, ValueError, TypeError):
+            return True
+        return time.time() - shown < min_seconds
 
     def validate_email(self, field: Any) -> None:
         try:
@@ -151,5 +193,17 @@ class RegistrationForm(RegistrantFields):
         return data
 
 
+def _stamper() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="form-started")
+
+
 class ActionForm(FlaskForm):
     """A CSRF-only form for button POSTs (withdraw, restore)."""
+
+
+class EraseForm(FlaskForm):
+    """Deleting personal data needs an explicit tick, not just a click."""
+
+    confirm = BooleanField(_l("Yes, delete my personal data. I understand this cannot be "
+                              "undone."),
+                           validators=[DataRequired(_l("Tick the box to confirm."))])

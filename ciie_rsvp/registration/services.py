@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from ..choices import INTERESTS
 from ..database import insert_ignore
 from ..emails import build_message, format_address
 from ..extensions import db
+from ..i18n import locale_for
 from ..models import AuditEntry, Event, Registration, RegistrationStatus, utcnow
 from ..outbox import enqueue
 from ..tokens import hash_token, looks_like_token, new_token
@@ -107,9 +109,10 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
 def _queue_mail(reg: Registration, token: str, template: str) -> int | None:
     """Render ``email/<template>.txt|.html`` for ``reg`` and queue it."""
     context = {"registration": reg, "event": reg.event, "manage_url": manage_url(token)}
-    subject = render_template(f"email/{template}.subject.txt", **context).strip()
-    text = render_template(f"email/{template}.txt", **context)
-    html = render_template(f"email/{template}.html", **context)
+    with force_locale(locale_for(reg.language)):
+        subject = render_template(f"email/{template}.subject.txt", **context).strip()
+        text = render_template(f"email/{template}.txt", **context)
+        html = render_template(f"email/{template}.html", **context)
     message = build_message(
         sender=current_app.config["MAIL_FROM"],
         to=format_address(reg.full_name, reg.email),

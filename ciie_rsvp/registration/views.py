@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response
+import json
+import logging
 
-from ..extensions import db
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from .. import privacy as privacy_rights
+from ..extensions import db, limiter
+from ..models import Registration
 from ..outbox import dispatch
 from . import bp, services
-from .forms import ActionForm, RegistrantFields, RegistrationForm
+from .forms import ActionForm, EraseForm, RegistrantFields, RegistrationForm
+
+log = logging.getLogger(__name__)
 
 
 @bp.get("/")
@@ -21,15 +28,27 @@ def privacy() -> str:
     return render_template("registration/privacy.html")
 
 
+def _email_key() -> str:
+    return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
 @bp.route("/events/<slug>/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_EMAIL"], methods=["POST"],
+               key_func=_email_key)
 def register(slug: str) -> str | Response | tuple[str, int]:
     event = services.get_event(slug)
     if event is None or not event.is_published:
-        abort(404, description="There is no event at this address.")
+        abort(404, description=_("There is no event at this address."))
     if not event.is_open():
         return render_template("registration/closed.html", event=event,
                                state=event.registration_state()), 403
     form = RegistrationForm()
+    if request.method == "POST" and form.looks_automated(current_app.config[
+            "FORM_MIN_FILL_SECONDS"]):
+        log.info("registration form: silent reject of an automated-looking submission")
+        return redirect(url_for(".submitted", slug=event.slug), code=303)
+    form.stamp()
     if form.validate_on_submit():
         try:
             result = services.submit(event, form.registrant_data())
@@ -48,15 +67,15 @@ def submitted(slug: str) -> str:
     # The same page whether the address was new or already registered.
     event = services.get_event(slug)
     if event is None:
-        abort(404, description="There is no event at this address.")
+        abort(404, description=_("There is no event at this address."))
     return render_template("registration/submitted.html", event=event)
 
 
-def _registration_or_404(token: str):  # type: ignore[no-untyped-def]
+def _registration_or_404(token: str) -> Registration:
     reg = services.find_by_token(token)
     if reg is None:
-        abort(404, description="This link is not valid. It may have been replaced by a newer "
-                               "link sent to your email address.")
+        abort(404, description=_("This link is not valid. It may have been replaced by a "
+                                 "newer link sent to your email address."))
     return reg
 
 
@@ -66,40 +85,73 @@ def manage(token: str) -> str | Response | tuple[str, int]:
     form = RegistrantFields(obj=reg)
     if request.method == "POST":
         if reg.status == "withdrawn":
-            flash("This registration is withdrawn. Restore it first to make changes.", "error")
+            flash(_("This registration is withdrawn. Restore it first to make changes."), "error")
             return redirect(url_for(".manage", token=token), code=303)
         if form.validate_on_submit():
             changed = services.update(reg, form.registrant_data())
             db.session.commit()
-            flash("Your changes are saved." if changed else "Nothing was changed.", "success")
+            flash(_("Your changes are saved.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for(".manage", token=token), code=303)
         return render_template("registration/manage.html", reg=reg, form=form, token=token,
-                               action_form=ActionForm()), 422
+                               action_form=ActionForm(), erase_form=EraseForm()), 422
     return render_template("registration/manage.html", reg=reg, form=form, token=token,
-                           action_form=ActionForm())
+                           action_form=ActionForm(), erase_form=EraseForm())
 
 
 @bp.post("/r/<token>/withdraw")
 def withdraw(token: str) -> Response:
     reg = _registration_or_404(token)
     if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        abort(400, description=_("The form expired. Reload the page and try again."))
     if services.withdraw(reg):
         db.session.commit()
-    flash("Your registration is withdrawn. You can restore it from this page.", "success")
+    flash(_("Your registration is withdrawn. You can restore it from this page."), "success")
     return redirect(url_for(".manage", token=token), code=303)
+
+
+@bp.post("/r/<token>/data")
+def download_data(token: str) -> Response:
+    """Right to know: everything we store about the registrant, as a JSON download."""
+    reg = _registration_or_404(token)
+    if not ActionForm().validate_on_submit():
+        abort(400, description=_("The form expired. Reload the page and try again."))
+    data = privacy_rights.personal_data(reg)
+    privacy_rights.record_access(reg)
+    db.session.commit()
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": 'attachment; filename="my-registration.json"',
+        "Cache-Control": "no-store"})
+
+
+@bp.post("/r/<token>/erase")
+def erase(token: str) -> Response | tuple[str, int]:
+    """Right to delete: erase the registrant's personal data after an explicit confirmation."""
+    reg = _registration_or_404(token)
+    form = EraseForm()
+    if not form.validate_on_submit():
+        flash(_("Tick the box to confirm that you want your data deleted."), "error")
+        return redirect(url_for(".manage", token=token), code=303)
+    privacy_rights.erase(reg)
+    db.session.commit()
+    return redirect(url_for(".erased"), code=303)
+
+
+@bp.get("/erased")
+def erased() -> str:
+    return render_template("registration/erased.html")
 
 
 @bp.post("/r/<token>/restore")
 def restore(token: str) -> Response | tuple[str, int]:
     reg = _registration_or_404(token)
     if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        abort(400, description=_("The form expired. Reload the page and try again."))
     try:
         if services.restore(reg):
             db.session.commit()
     except services.RegistrationClosed:
         db.session.rollback()
         return render_template("registration/closed.html", event=reg.event, state="closed"), 403
-    flash("Your registration is active again.", "success")
+    flash(_("Your registration is active again."), "success")
     return redirect(url_for(".manage", token=token), code=303)

@@ -1,0 +1,81 @@
+"""Languages: English and Simplified Chinese.
+
+The visitor's choice (the switch on every page, kept in the session) wins; otherwise the
+browser's Accept-Language; otherwise English. Registrations store ``en`` or ``zh-Hans`` (BCP 47);
+Babel calls the Chinese catalog ``zh_Hans``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, has_request_context, request, session
+from flask_babel import format_date, get_locale
+
+from .extensions import babel
+
+#: BCP 47 tag (stored, shown in ``lang=""``) → Babel locale of our catalogs.
+LOCALES: dict[str, str] = {"en": "en", "zh-Hans": "zh_Hans"}
+DEFAULT = "en"
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional name for "mark for extraction"
+    """Mark a string for translation without translating it now (pybabel keyword)."""
+    return message
+
+
+def normalize_tag(value: str | None) -> str | None:
+    """Map what a visitor or browser says (``zh``, ``zh-CN``, ``zh_Hans``…) to our tags."""
+    if not value:
+        return None
+    value = value.strip().replace("_", "-").lower()
+    if value.startswith("zh"):
+        return "zh-Hans"
+    if value == "en" or value.startswith("en-"):
+        return "en"
+    return None
+
+
+def current_tag() -> str:
+    """The BCP 47 tag of the page being rendered."""
+    if has_request_context():
+        chosen = normalize_tag(session.get("lang"))
+        if chosen:
+            return chosen
+        best = request.accept_languages.best_match(["en", "zh", "zh-CN", "zh-Hans"])
+        return normalize_tag(best) or DEFAULT
+    return DEFAULT
+
+
+def locale_for(tag: str | None) -> str:
+    return LOCALES.get(tag or DEFAULT, "en")
+
+
+def select_locale() -> str:
+    return locale_for(current_tag())
+
+
+def html_lang() -> str:
+    """``lang`` attribute for the current locale."""
+    return "zh-Hans" if str(get_locale()).startswith("zh") else "en"
+
+
+def localized(obj: Any, field: str) -> str:
+    """``obj.<field>_zh`` when rendering Chinese and it is filled in, else ``obj.<field>_en``."""
+    if html_lang() == "zh-Hans":
+        value = getattr(obj, f"{field}_zh", "") or ""
+        if value:
+            return value
+    return getattr(obj, f"{field}_en", "") or ""
+
+
+def long_date(value: Any) -> str:
+    return format_date(value, format="long")
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories="translations")
+    app.jinja_env.globals.update(html_lang=html_lang, localized=localized,
+                                 current_tag=current_tag)
+    app.jinja_env.filters["long_date"] = long_date

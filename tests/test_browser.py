@@ -1,0 +1,164 @@
+"""Key pages in a real headless Chromium: register (English, Chinese), fix errors, withdraw,
+organizer sign-in; keyboard-only use and a 320 px wide screen. Screenshots are saved."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser import shot
+from tests.conftest import ORGANIZER_PASSWORD, read_mail, text_body
+from tests.live import live_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def server(app, app_config, tmp_path):
+    """The real service (gunicorn) on the test database."""
+    with live_server(app_config["SQLALCHEMY_DATABASE_URI"], tmp_path / "srv",
+                     extra_env={"CIIE_RSVP_BASE_URL": "http://127.0.0.1"}) as base:
+        yield base, tmp_path / "srv" / "mail"
+
+
+def fill_registration(page, *, first="Maria", last="Lopez", email="maria@almonds.example.com",
+                      phone="(213) 555-0142", company="Golden State Almond Growers, Inc."):
+    page.locator("#company").fill(company)
+    page.locator("#website").fill("https://almonds.example.com")
+    page.locator("#sector").select_option("food_agriculture")
+    page.locator("#company_size").select_option("50-249")
+    page.locator("#county").select_option("Fresno")
+    page.locator("#first_name").fill(first)
+    page.locator("#last_name").fill(last)
+    page.locator("#job_title").fill("Export Manager")
+    page.locator("#phone").fill(phone)
+    page.locator("input[name=interests][value=exhibit]").check()
+    page.locator("input[name=interests][value=delegation]").check()
+    page.locator("#delegates").fill("3")
+    page.locator("#email").fill(email)
+    page.locator("#consent").check()
+
+
+def manage_link(mail_dir: Path) -> str:
+    body = text_body(read_mail(mail_dir)[-1])
+    return re.search(r"/r/[A-Za-z0-9_-]{40,}", body).group(0)
+
+
+def test_register_fix_errors_then_withdraw_in_english(server, page, make_event):
+    base, mail = server
+    slug = make_event()
+    page.goto(base + "/")
+    shot(page, "01-events-en")
+    page.get_by_role("link", name="Register interest").click()
+    fill_registration(page, phone="12345")
+    page.get_by_role("button", name="Submit registration").click()
+    summary = page.locator(".error-summary")
+    assert summary.is_visible()
+    assert "phone" in summary.inner_text().lower()
+    assert page.locator("#phone").get_attribute("aria-invalid") == "true"
+    assert "phone-error" in page.locator("#phone").get_attribute("aria-describedby")
+    assert page.locator("#company").input_value() == "Golden State Almond Growers, Inc."
+    shot(page, "02-register-errors-en")
+    page.locator("#phone").fill("+1 213 555 0142")
+    page.locator("#consent").check()
+    page.get_by_role("button", name="Submit registration").click()
+    assert page.get_by_role("heading", name="Thank you").is_visible()
+    shot(page, "03-thank-you-en")
+
+    page.goto(base + manage_link(mail))
+    assert page.locator("#company").input_value() == "Golden State Almond Growers, Inc."
+    shot(page, "04-manage-en")
+    page.get_by_role("button", name="Withdraw my registration").click()
+    assert page.get_by_text("Your registration is withdrawn").is_visible()
+    assert page.get_by_role("button", name="Restore my registration").is_visible()
+    shot(page, "05-withdrawn-en")
+    assert slug
+
+
+def test_register_in_chinese(server, page, make_event):
+    base, mail = server
+    make_event()
+    page.goto(base + "/")
+    page.get_by_role("button", name="中文").click()
+    assert page.locator("html").get_attribute("lang") == "zh-Hans"
+    page.get_by_role("link", name="报名登记").click()
+    shot(page, "06-register-zh")
+    fill_registration(page, first="晓明", last="王", email="wang@example.cn")
+    page.locator("input[name=language][value=zh-Hans]").check()
+    page.get_by_role("button", name="提交报名").click()
+    assert page.get_by_role("heading", name="谢谢").is_visible()
+    shot(page, "07-thank-you-zh")
+    msg = read_mail(mail)[-1]
+    assert msg["Subject"].startswith("报名已收到")
+    page.goto(base + manage_link(mail))
+    assert page.get_by_role("button", name="撤回我的报名").is_visible()
+    shot(page, "08-manage-zh")
+
+
+def test_keyboard_only_registration_and_visible_focus(server, page, make_event):
+    base, mail = server
+    slug = make_event()
+    page.goto(f"{base}/events/{slug}/register")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.locator("#company").focus()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none")
+    page.keyboard.type("Keyboard Only Corp")
+    page.keyboard.press("Tab")
+    page.keyboard.type("https://kb.example.com")
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")  # first sector
+    for field, value in (("#company_size", "1-9"), ("#county", "Alameda")):
+        page.locator(field).focus()
+        page.locator(field).select_option(value)
+    for field, value in (("#first_name", "Kim"), ("#last_name", "Key"),
+                         ("#phone", "+1 415 555 0100"), ("#email", "kim@kb.example.com")):
+        page.locator(field).focus()
+        page.keyboard.type(value)
+    page.locator("input[name=interests][value=matchmaking]").focus()
+    page.keyboard.press("Space")
+    page.locator("#consent").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Submit registration").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/registered$"))
+    assert len(read_mail(mail)) == 1
+
+
+def test_every_form_control_has_a_label(server, page, make_event):
+    base, _ = server
+    slug = make_event()
+    page.goto(f"{base}/events/{slug}/register")
+    unlabeled = page.evaluate("""() => [...document.querySelectorAll(
+        'input:not([type=hidden]), select, textarea')]
+        .filter(el => !el.closest('.hp'))
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+        .map(el => el.name)""")
+    assert unlabeled == []
+
+
+def test_form_fits_a_320px_screen(server, chromium, make_event):
+    base, _ = server
+    slug = make_event()
+    context = chromium.new_context(viewport={"width": 320, "height": 640})
+    narrow = context.new_page()
+    narrow.goto(f"{base}/events/{slug}/register")
+    assert narrow.evaluate("document.documentElement.scrollWidth") <= 320
+    shot(narrow, "09-register-320px")
+    context.close()
+
+
+def test_organizer_signs_in(server, page, make_organizer):
+    base, _ = server
+    email = make_organizer("admin")
+    page.goto(base + "/organizer/")
+    assert "/organizer/login" in page.url
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(ORGANIZER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/organizer/$"))
+    assert page.get_by_role("heading", name="Organizer console").is_visible()
+    shot(page, "10-organizer-console")

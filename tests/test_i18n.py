@@ -1,0 +1,118 @@
+"""English and Simplified Chinese: every public string is translatable and translated."""
+
+from __future__ import annotations
+
+import gettext
+import re
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from tests.conftest import csrf_from, form_fields, text_body
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "ciie_rsvp/translations/zh_Hans/LC_MESSAGES/messages.po"
+MO = PO.with_suffix(".mo")
+PUBLIC_TEMPLATES = [ROOT / "templates/base.html", ROOT / "templates/macros.html",
+                    *sorted((ROOT / "templates/registration").glob("*.html")),
+                    *sorted((ROOT / "templates/errors").glob("*.html")),
+                    *sorted((ROOT / "templates/email").glob("*"))]
+# Words that are the same in both languages (names of things, units, the other language).
+ALLOWED = {"ciie-rsvp", "UTC", "English", "https", "http", "example", "com", "Y", "m", "d", "H",
+           "M"}
+
+
+def _extracted() -> set[str]:
+    method_map = [("ciie_rsvp/**.py", "python"), ("templates/**.html", "jinja2"),
+                  ("templates/**.txt", "jinja2")]
+    keywords = {"_": None, "gettext": None, "_l": None, "N_": None, "lazy_gettext": None}
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, keywords=keywords):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def test_every_extracted_string_has_a_chinese_translation():
+    catalog = read_po(PO.open("rb"))
+    translations = {m.id: m.string for m in catalog if m.id and not m.fuzzy}
+    missing = sorted(m for m in _extracted() if not translations.get(m))
+    assert not missing, f"missing zh-Hans translations (run pybabel extract/update): {missing}"
+
+
+def test_compiled_catalog_matches_the_po_file():
+    catalog = read_po(PO.open("rb"))
+    with MO.open("rb") as fh:
+        compiled = gettext.GNUTranslations(fh)
+    stale = [m.id for m in catalog if m.id and m.string and compiled.gettext(m.id) != m.string]
+    assert not stale, f"messages.mo is stale (run pybabel compile): {stale[:5]}"
+
+
+def test_public_templates_have_no_untranslatable_text():
+    offenders = []
+    for path in PUBLIC_TEMPLATES:
+        text = path.read_text()
+        text = re.sub(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", " ", text, flags=re.S)
+        text = re.sub(r"<style.*?</style>|<[^>]+>|&[a-z]+;", " ", text, flags=re.S)
+        words = set(re.findall(r"[A-Za-z][A-Za-z-]*", text)) - ALLOWED
+        if words:
+            offenders.append(f"{path.relative_to(ROOT)}: {sorted(words)}")
+    assert not offenders, "text outside _() in public templates:\n" + "\n".join(offenders)
+
+
+def test_accept_language_chooses_chinese(client, make_event):
+    slug = make_event()
+    page = client.get(f"/events/{slug}/register", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    html = page.get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in html
+    assert "公司名称（法定名称）" in html and "食品及农产品" in html
+    assert "相约上海，共享未来" in html
+    assert "2030年10月13日" in html
+    english = client.get(f"/events/{slug}/register",
+                         headers={"Accept-Language": "en-US"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Company (legal name)" in english
+    assert "October 13, 2030" in english
+
+
+def test_language_switch_is_remembered(client, make_event):
+    slug = make_event()
+    page = client.get(f"/events/{slug}/register")
+    resp = client.post("/lang", data={"lang": "zh-Hans", "next": f"/events/{slug}/register",
+                                      "csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert resp.status_code == 303 and resp.headers["Location"] == f"/events/{slug}/register"
+    assert "提交报名" in client.get(f"/events/{slug}/register").get_data(as_text=True)
+    assert "进博会加州代表团" in client.get("/").get_data(as_text=True)
+    page = client.get("/")
+    client.post("/lang", data={"lang": "en", "next": "//evil.example",
+                               "csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert "Submit registration" in client.get(f"/events/{slug}/register").get_data(as_text=True)
+
+
+def test_chinese_registrant_completes_every_step_in_chinese(client, make_event, mailbox):
+    slug = make_event()
+    zh = {"Accept-Language": "zh-CN"}
+    page = client.get(f"/events/{slug}/register", headers=zh)
+    from tests.conftest import valid_registration
+
+    bad = valid_registration(phone="12", language="zh-Hans",
+                             **form_fields(page.get_data(as_text=True)))
+    resp = client.post(f"/events/{slug}/register", data=bad, headers=zh)
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "请更正以下内容" in html and "电话号码" in html
+    good = valid_registration(first_name="晓明", last_name="王", language="zh-Hans",
+                              **form_fields(html))
+    resp = client.post(f"/events/{slug}/register", data=good, headers=zh)
+    assert resp.status_code == 303
+    assert "您对" in client.get(resp.headers["Location"], headers=zh).get_data(as_text=True)
+    [msg] = mailbox()
+    assert msg["Subject"].startswith("报名已收到")
+    body = text_body(msg)
+    assert "王晓明，您好" in body and "专属链接" in body
+    token = re.search(r"/r/([A-Za-z0-9_-]+)", body).group(1)
+    manage = client.get(f"/r/{token}", headers=zh).get_data(as_text=True)
+    assert "撤回我的报名" in manage
+    resp = client.post(f"/r/{token}/withdraw", data={"csrf_token": csrf_from(manage)},
+                       headers=zh)
+    assert "您的报名已撤回" in client.get(resp.headers["Location"], headers=zh).get_data(True)

@@ -1,0 +1,89 @@
+"""CCPA rights from the manage link (download, delete) and the retention purge."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+from sqlalchemy import func, select
+
+from ciie_rsvp.extensions import db
+from ciie_rsvp.models import AuditEntry, OutboxMessage, Registration
+from tests.conftest import csrf_from, text_body
+
+
+def _token(mailbox) -> str:
+    return re.search(r"/r/([A-Za-z0-9_-]{40,})", text_body(mailbox()[-1])).group(1)
+
+
+def test_registrant_downloads_their_data_as_json(app, client, register, make_event, mailbox):
+    slug = make_event()
+    register(slug, first_name="晓明", last_name="王")
+    token = _token(mailbox)
+    page = client.get(f"/r/{token}").get_data(as_text=True)
+    assert client.get(f"/r/{token}/data").status_code == 405
+    resp = client.post(f"/r/{token}/data", data={"csrf_token": csrf_from(page)})
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/json"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    data = json.loads(resp.get_data(as_text=True))
+    assert data["registration"]["first_name"] == "晓明"
+    assert data["registration"]["phone"] == "+12135550142"
+    assert data["event"]["slug"] == slug
+    assert data["emails_sent_to_you"][0]["subject"].startswith("Registration received")
+    with app.app_context():
+        actions = list(db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+    assert actions[-1] == "data_exported"
+
+
+def test_registrant_deletes_their_data(app, client, register, make_event, mailbox):
+    slug = make_event()
+    register(slug)
+    token = _token(mailbox)
+    page = client.get(f"/r/{token}").get_data(as_text=True)
+    # without the confirmation tick nothing happens
+    resp = client.post(f"/r/{token}/erase", data={"csrf_token": csrf_from(page)})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/r/{token}")
+    with app.app_context():
+        assert db.session.scalar(select(Registration.company)) != ""
+    resp = client.post(f"/r/{token}/erase", data={"csrf_token": csrf_from(page), "confirm": "y"})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/erased")
+    assert "was deleted" in client.get("/erased").get_data(as_text=True)
+    with app.app_context():
+        reg = db.session.scalar(select(Registration))
+        assert (reg.company, reg.first_name, reg.email, reg.phone, reg.notes) == ("",) * 5
+        assert reg.status == "withdrawn" and reg.erased_at is not None
+        assert (reg.sector, reg.county, reg.delegates) == ("food_agriculture", "Fresno", 3)
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+        assert "erased" in db.session.scalars(select(AuditEntry.action)).all()
+    assert client.get(f"/r/{token}").status_code == 404
+    # the address can register again afterwards
+    assert register(slug).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 2
+
+
+def test_retention_purge_is_a_dry_run_by_default(app, register, make_event, runner):
+    past = make_event(start_date=dt.date(2022, 10, 13), end_date=dt.date(2022, 10, 13))
+    future = make_event(start_date=dt.date(2099, 1, 1), end_date=dt.date(2099, 1, 2))
+    register(past)
+    register(past, email="second@example.com")
+    register(future)
+    out = runner.invoke(args=["retention", "purge", "--event", past, "--older-than", "365"])
+    assert out.exit_code == 0 and "dry run: would anonymize 2 registrations" in out.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(Registration.erased_at.isnot(None))) \
+            == 0
+    out = runner.invoke(args=["retention", "purge", "--event", past, "--older-than", "365",
+                              "--apply"])
+    assert "anonymized 2 registrations" in out.output
+    out = runner.invoke(args=["retention", "purge", "--event", future, "--older-than", "0",
+                              "--apply"])
+    assert "nothing to do" in out.output
+    out = runner.invoke(args=["retention", "purge", "--event", "nope", "--older-than", "1"])
+    assert out.exit_code != 0 and "no event" in out.output
+    with app.app_context():
+        erased = db.session.scalars(select(Registration).where(
+            Registration.erased_at.isnot(None))).all()
+        assert len(erased) == 2 and all(r.email == "" for r in erased)
