@@ -368,7 +368,7 @@ def test_accept_by_post_then_change_until_the_deadline(smtp_app, client, invited
                                                "answer": "accepted", "guests": "2"})
     assert resp.status_code == 303 and resp.headers["Location"].endswith("/thanks")
     thanks = client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert "We look forward to welcoming you" in thanks and "2 guests" in thanks
+    assert "We look forward to welcoming you" in thanks and "Guests noted: 2." in thanks
     inv = invitation(smtp_app)
     assert (inv.rsvp, inv.guests) == ("accepted", 2) and inv.responded_at is not None
 
@@ -518,3 +518,14 @@ def test_cli_send_in_chunks_invites_everyone_once(smtp_app, smtp_server, make_ev
     assert "queued 5 invitation(s)" in result.output and "ready to send: 5" in result.output
     assert sorted(r[0] for _, r, _ in smtp_server.messages) == emails
     assert "queued 0 invitation(s)" in send(smtp_app, slug, "--chunk", "2").output
+
+
+def test_rsvp_pages_follow_the_invitees_language(smtp_app, client, invited):
+    slug, token, _ = invited(language="zh-Hans", guest_limit=1)
+    html = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in html and "尚未答复" in html and "随行人数" in html
+    resp = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html),
+                                               "answer": "accepted", "guests": "5"})
+    assert resp.status_code == 422 and "您最多可携带 1 位随行人员" in resp.get_data(as_text=True)
+    missing = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html)})
+    assert missing.status_code == 422 and "请选择接受或婉拒" in missing.get_data(as_text=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
@@ -10,11 +11,11 @@ from ..choices import STATUSES
 
 
 class RsvpForm(FlaskForm):
-    answer = StringField("Answer", validators=[
-        DataRequired("Choose accept or decline."),
-        AnyOf(["accepted", "declined"], message="Choose accept or decline.")])
-    guests = IntegerField("Guests", default=0, validators=[
-        Optional(), NumberRange(0, 50, "Enter a number of guests from 0 to 50.")])
+    answer = StringField(_l("Your answer"), validators=[
+        DataRequired(_l("Choose accept or decline.")),
+        AnyOf(["accepted", "declined"], message=_l("Choose accept or decline."))])
+    guests = IntegerField(_l("Guests"), default=0, validators=[
+        Optional(), NumberRange(0, 50, _l("Enter a number of guests from 0 to 50."))])
 
 
 class TemplateForm(FlaskForm):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from .. import choices
@@ -588,16 +589,16 @@ def respond(inv: Invitation, answer: str, *, guests: int = 0,
     """Record an answer; True when something changed. Idempotent for the same answer."""
     now = now or utcnow()
     if answer not in (RsvpAnswer.ACCEPTED, RsvpAnswer.DECLINED):
-        raise InvitationError("Choose accept or decline.")
+        raise InvitationError(_("Choose accept or decline."))
     event = inv.event
     if not event.rsvp_open(now):
-        raise RsvpClosed("The RSVP deadline has passed.")
+        raise RsvpClosed(_("The RSVP deadline has passed."))
     if inv.registration.status == RegistrationStatus.WITHDRAWN:
-        raise RsvpClosed("This registration was withdrawn; restore it from your registration "
-                         "page to answer.")
+        raise RsvpClosed(_("This registration was withdrawn; restore it from your "
+                           "registration page to answer."))
     guests = guests if answer == RsvpAnswer.ACCEPTED else 0
     if not 0 <= guests <= event.guest_limit:
-        raise InvitationError(f"You may bring up to {event.guest_limit} guests.")
+        raise InvitationError(_("You may bring up to %(limit)s guests.", limit=event.guest_limit))
     if inv.opened_at is None:
         inv.opened_at = now
     if (inv.rsvp, inv.guests) == (answer, guests):

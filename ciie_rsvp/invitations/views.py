@@ -7,11 +7,16 @@ mail clients send it without cookies or tokens, and it can only ever opt an addr
 
 from __future__ import annotations
 
-from flask import abort, make_response, redirect, render_template, request, url_for
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import abort, make_response, redirect, render_template, request, session, url_for
+from flask_babel import force_locale
 from werkzeug.wrappers import Response
 
 from ..database import mark_immediate
 from ..extensions import csrf, db
+from ..i18n import locale_for, normalize_tag
 from ..models import Invitation
 from . import bp, services
 from .forms import ActionForm, RsvpForm
@@ -31,18 +36,27 @@ def _invitation_or_404(token: str) -> Invitation:
 
 
 def _language(inv: Invitation) -> str:
-    return "zh-Hans" if inv.registration.language == "zh-Hans" else "en"
+    """The invitee's language, unless they picked one with the language switch."""
+    return normalize_tag(session.get("lang")) or (
+        "zh-Hans" if inv.registration.language == "zh-Hans" else "en")
+
+
+@contextmanager
+def _in_language_of(inv: Invitation) -> Iterator[str]:
+    lang = _language(inv)
+    with force_locale(locale_for(lang)):
+        yield lang
 
 
 def _page(inv: Invitation, token: str, form: RsvpForm, status: int = 200,
           error: str = "") -> tuple[str, int]:
-    lang = _language(inv)
-    return render_template(
-        "rsvp/show.html", inv=inv, event=inv.event, reg=inv.registration, token=token, form=form,
-        lang=lang, when=services.format_event_date(inv.event, lang),
-        event_name=services.event_data(inv.event, lang)["name"],
-        rsvp_open=inv.event.rsvp_open(), error=error,
-        preselect=request.args.get("answer", "")), status
+    with _in_language_of(inv) as lang:
+        return render_template(
+            "rsvp/show.html", inv=inv, event=inv.event, reg=inv.registration, token=token,
+            form=form, when=services.format_event_date(inv.event, lang),
+            event_name=services.event_data(inv.event, lang)["name"],
+            rsvp_open=inv.event.rsvp_open(), error=error,
+            preselect=request.args.get("answer", "")), status
 
 
 @bp.get("/rsvp/<token>")
@@ -57,18 +71,19 @@ def show(token: str) -> tuple[str, int]:
 @bp.post("/rsvp/<token>")
 def answer(token: str) -> Response | tuple[str, int]:
     inv = _invitation_or_404(token)
-    form = RsvpForm()
-    if not form.validate_on_submit():
-        errors = [e for errs in form.errors.values() for e in errs]
-        return _page(inv, token, form, 422, " ".join(errors))
-    try:
-        services.respond(inv, form.answer.data, guests=form.guests.data or 0)
-    except services.RsvpClosed as exc:
-        db.session.rollback()
-        return _page(inv, token, form, 403, str(exc))
-    except services.InvitationError as exc:
-        db.session.rollback()
-        return _page(inv, token, form, 422, str(exc))
+    with _in_language_of(inv):
+        form = RsvpForm()
+        if not form.validate_on_submit():
+            errors = [str(e) for errs in form.errors.values() for e in errs]
+            return _page(inv, token, form, 422, " ".join(errors))
+        try:
+            services.respond(inv, form.answer.data, guests=form.guests.data or 0)
+        except services.RsvpClosed as exc:
+            db.session.rollback()
+            return _page(inv, token, form, 403, str(exc))
+        except services.InvitationError as exc:
+            db.session.rollback()
+            return _page(inv, token, form, 422, str(exc))
     db.session.commit()
     return redirect(url_for(".thanks", token=token), code=303)
 
@@ -76,10 +91,10 @@ def answer(token: str) -> Response | tuple[str, int]:
 @bp.get("/rsvp/<token>/thanks")
 def thanks(token: str) -> str:
     inv = _invitation_or_404(token)
-    lang = _language(inv)
-    return render_template("rsvp/thanks.html", inv=inv, token=token, lang=lang,
-                           event_name=services.event_data(inv.event, lang)["name"],
-                           when=services.format_event_date(inv.event, lang))
+    with _in_language_of(inv) as lang:
+        return render_template("rsvp/thanks.html", inv=inv, token=token,
+                               event_name=services.event_data(inv.event, lang)["name"],
+                               when=services.format_event_date(inv.event, lang))
 
 
 @bp.get("/rsvp/<token>/calendar.ics")
@@ -94,8 +109,8 @@ def calendar(token: str) -> Response:
 @bp.get("/rsvp/<token>/manage")
 def manage(token: str) -> str:
     inv = _invitation_or_404(token)
-    return render_template("rsvp/manage.html", inv=inv, token=token, lang=_language(inv),
-                           form=ActionForm())
+    with _in_language_of(inv):
+        return render_template("rsvp/manage.html", inv=inv, token=token, form=ActionForm())
 
 
 @bp.post("/rsvp/<token>/manage")
@@ -111,8 +126,8 @@ def manage_link(token: str) -> Response:
 @bp.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str) -> str:
     inv = _invitation_or_404(token)
-    return render_template("rsvp/unsubscribe.html", inv=inv, token=token, lang=_language(inv),
-                           done=False)
+    with _in_language_of(inv):
+        return render_template("rsvp/unsubscribe.html", inv=inv, token=token, done=False)
 
 
 @bp.post("/unsubscribe/<token>")
@@ -122,5 +137,5 @@ def unsubscribe(token: str) -> str:
     inv = _invitation_or_404(token)
     services.unsubscribe(inv)
     db.session.commit()
-    return render_template("rsvp/unsubscribe.html", inv=inv, token=token, lang=_language(inv),
-                           done=True)
+    with _in_language_of(inv):
+        return render_template("rsvp/unsubscribe.html", inv=inv, token=token, done=True)
