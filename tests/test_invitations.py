@@ -529,3 +529,17 @@ def test_rsvp_pages_follow_the_invitees_language(smtp_app, client, invited):
     assert resp.status_code == 422 and "您最多可携带 1 位随行人员" in resp.get_data(as_text=True)
     missing = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html)})
     assert missing.status_code == 422 and "请选择接受或婉拒" in missing.get_data(as_text=True)
+
+
+def test_erased_registrations_are_never_selected(app, make_event, make_registration):
+    slug = make_event()
+    seed_welcome(app, slug)
+    keep = make_registration(slug)
+    erased = make_registration(slug)
+    with app.app_context():
+        from ciie_rsvp.privacy import erase
+
+        erase(db.session.get(Registration, erased))
+        db.session.commit()
+        report = services.preflight(event_of(slug), "welcome", status=None)
+        assert [c.registration_id for c in report.checks] == [keep]

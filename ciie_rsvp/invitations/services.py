@@ -271,11 +271,18 @@ class Preflight:
         return rows[:limit]
 
 
+def _selection(event: Event, status: str | None) -> Any:
+    """Registrations of ``event`` a send selects: with ``status`` (any when None), never those
+    whose personal data was erased."""
+    where = [Registration.event_id == event.id, Registration.erased_at.is_(None)]
+    if status:
+        where.append(Registration.status == status)
+    return where
+
+
 def select_recipients(event: Event, *, status: str | None = RegistrationStatus.APPROVED,
                       registration_ids: Iterable[int] | None = None) -> list[Registration]:
-    query = select(Registration).where(Registration.event_id == event.id)
-    if status:
-        query = query.where(Registration.status == status)
+    query = select(Registration).where(*_selection(event, status))
     if registration_ids is not None:
         query = query.where(Registration.id.in_(list(registration_ids)))
     return list(db.session.scalars(query.order_by(Registration.id)))
@@ -283,10 +290,8 @@ def select_recipients(event: Event, *, status: str | None = RegistrationStatus.A
 
 def recipient_ids(event: Event, *, status: str | None = RegistrationStatus.APPROVED) -> list[int]:
     """Ids of the registrations a send selects, in order (for sending in chunks)."""
-    query = select(Registration.id).where(Registration.event_id == event.id)
-    if status:
-        query = query.where(Registration.status == status)
-    return list(db.session.scalars(query.order_by(Registration.id)))
+    return list(db.session.scalars(
+        select(Registration.id).where(*_selection(event, status)).order_by(Registration.id)))
 
 
 def _opted_out(emails: Sequence[str]) -> set[str]:
