@@ -280,19 +280,9 @@ def requeue(ids: Iterable[int]) -> list[int]:
 
 
 def _finish(row_id: int, **values: object) -> None:
-    """Record one message's outcome in its own short transaction.
-
-    On PostgreSQL this commit does not wait for the WAL flush (``synchronous_commit = off``
-    for this transaction only): a killed worker loses nothing (the server has the commit), and
-    only a crash of the database server itself could forget the last fraction of a second of
-    outcomes, whose messages would then go out again with the same Message-ID. That is the
-    durability SQLite's WAL with ``synchronous = NORMAL`` gives too, and it saves a disk flush
-    per message sent.
-    """
+    """Record one message's outcome in its own transaction (before the next one is sent)."""
     with immediate_transactions():
         db.session.rollback()
-        if db.session.get_bind().dialect.name == "postgresql":
-            db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
         db.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row_id)

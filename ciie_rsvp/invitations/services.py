@@ -10,6 +10,7 @@ import datetime as dt
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -383,7 +384,7 @@ def _calendar(event: Event, reg: Registration, nonce: str, token: str, language:
     """The invitation's .ics; its UID comes from the invitation's nonce, so a reminder or a
     download updates the same calendar entry."""
     sender, reply_to = sender_of(event)
-    name, email = _split(reply_to or sender)
+    name, email = parseaddr(reply_to or sender)
     return event_ics(event, uid=f"invitation-{nonce}@{email.rpartition('@')[2] or 'ciie-rsvp'}",
                      organizer=Person(name or email, email),
                      attendee=Person(reg.full_name, reg.email),
@@ -406,12 +407,6 @@ def _compose(nonce: str, token: str, reg: Registration, event: Event, check: Che
         attachments=[Attachment(ics, "text", "calendar", "invitation.ics",
                                 {"method": "REQUEST"})],
     )
-
-
-def _split(address: str) -> tuple[str, str]:
-    from email.utils import parseaddr
-
-    return parseaddr(address)
 
 
 def idempotency_key(invitation_id: int, version: int, round_: int) -> str:
