@@ -117,11 +117,13 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
 
 
 def _start_delivery_thread(worker: Any) -> None:
-    """gunicorn hook: each web worker runs a delivery thread (claims keep them apart)."""
+    """gunicorn hook: each web worker runs a delivery thread (claims keep them apart), unless
+    a Celery broker is configured: then web servers only enqueue and Celery delivers."""
     from .outbox import run_worker
 
     app = worker.wsgi
-    if app.config.get("MAIL_DELIVERY") in ("inline", "worker"):
+    if app.config.get("MAIL_DELIVERY") in ("inline", "worker") and not app.config.get(
+            "BROKER_URL"):
         stop = threading.Event()
         thread = threading.Thread(target=run_worker, args=(app, stop), daemon=True,
                                   name="outbox-delivery")
