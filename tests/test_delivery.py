@@ -390,3 +390,16 @@ def test_two_worker_processes_never_double_send(process_setup):
     finally:
         sink.stop()
     assert received(sink) == collections.Counter(emails)
+
+
+def test_tls_failure_at_the_relay_also_pauses(app, smtp_server, make_event, make_registration):
+    """STARTTLS demanded of a relay that does not offer it: a relay problem, not the messages'."""
+    app.config.update(MAIL_URL=smtp_server.url.replace("smtp://", "smtp+starttls://"),
+                      MAIL_RELAY_PAUSE_SECONDS=3600)
+    queue_invitations(app, make_event, make_registration, 2)
+    with app.app_context():
+        report = deliver_due(50)
+        assert report.relay_error and "TLS" in report.relay_error
+        assert queue_state().paused
+        assert set(db.session.scalars(select(OutboxMessage.attempts))) == {0}
+    assert smtp_server.messages == []

@@ -543,3 +543,18 @@ def test_erased_registrations_are_never_selected(app, make_event, make_registrat
         db.session.commit()
         report = services.preflight(event_of(slug), "welcome", status=None)
         assert [c.registration_id for c in report.checks] == [keep]
+
+
+def test_a_subject_that_renders_an_encoded_newline_is_refused_at_preflight(
+        app, make_event, make_registration):
+    slug = make_event()
+    seed_welcome(app, slug)
+    make_registration(slug)
+    with app.app_context():
+        event = event_of(slug)
+        row = services.templates_of(event, "welcome")["en"]
+        services.save_template(event, "welcome", "en", rendering.TemplateParts(
+            "Hello =?UTF-8?Q?=0A?=Bcc: victim@example.com", row.body_html, row.body_text))
+        report = services.preflight(event, "welcome")
+        [failed] = report.with_problem("render_failed")
+        assert "subject" in failed.detail and "control character" in failed.detail
