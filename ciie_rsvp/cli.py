@@ -5,6 +5,7 @@ Every ``flask`` command (``db upgrade``, ``routes``, ``shell``) works through it
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -62,6 +63,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(mail_group)
     app.cli.add_command(invitations_group)
     app.cli.add_command(organizer_group)
+    app.cli.add_command(export_group)
     app.cli.add_command(retention_group)
 
 
@@ -378,6 +380,72 @@ def organizer_create(email: str, name: str, role: str, password_stdin: bool) -> 
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(f"created {organizer.role} {organizer.email}")
+
+
+@click.group("export")
+def export_group() -> None:
+    """Exports of personal data (each one is recorded in the export log)."""
+
+
+@export_group.command("registrations")
+@click.option("--event", "slug", required=True, help="The event's slug.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv",
+              show_default=True)
+@click.option("--status", type=click.Choice(["submitted", "approved", "waitlisted", "declined",
+                                             "withdrawn"]), help="Only this status.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Output file (default: <slug>-registrations-<date>.<format>).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@with_appcontext
+def export_registrations(slug: str, fmt: str, status: str | None, output: str | None,
+                         quiet: bool) -> None:
+    """Write the attendee list of an event to a file (CSV, XLSX or JSON)."""
+    import getpass
+    import os
+
+    from .organizer import exports
+    from .organizer.services import ListFilters
+    from .registration.services import get_event
+
+    event = get_event(slug)
+    if event is None:
+        raise click.ClickException(f"there is no event with the slug {slug!r}")
+    filters = ListFilters(status=status or "", sort="created", direction="asc")
+    path = output or exports.filename_for(event, fmt, filters)
+    total = exports.count_rows(event.id, filters)
+    table = exports.registration_table(event.id, filters)
+    tmp = f"{path}.partial"
+    bar: Any = (contextlib.nullcontext(None) if quiet else
+                click.progressbar(length=total, label=f"Exporting {total} registrations",
+                                  show_pos=True, file=sys.stderr))
+    with contextlib.ExitStack() as cleanup, bar as progress:
+        cleanup.callback(lambda: os.path.exists(tmp) and os.remove(tmp))  # on any failure
+
+        def counted() -> Any:
+            for row in table.rows:
+                if progress is not None:
+                    progress.update(1)
+                yield row
+
+        counting = exports.Table(table.columns, counted())
+        if fmt == "xlsx":
+            exports.write_xlsx(counting, tmp)
+        else:
+            chunks = exports.csv_chunks if fmt == "csv" else exports.json_chunks
+            with open(tmp, "wb") as fh:
+                for chunk in chunks(counting):
+                    fh.write(chunk)
+        os.replace(tmp, path)
+    db.session.rollback()
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name (containers)
+        user = str(os.getuid())
+    record = exports.record_export(event, fmt, filters, row_count=counting.count,
+                                   filename=os.path.basename(path), actor=f"cli:{user}")
+    exports.complete_export(record.id, counting.count)
+    db.session.commit()
+    click.echo(f"wrote {counting.count} registrations to {path}")
 
 
 @click.group("retention")

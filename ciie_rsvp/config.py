@@ -125,6 +125,13 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         ),
         "TRUSTED_PROXY_HOPS": env_int("TRUSTED_PROXY_HOPS", 0),
         "SEED_ON_START": env_bool("SEED_ON_START", True),
+        # organizer sign-in throttling (see organizer/throttle.py)
+        "LOGIN_MAX_FAILURES_ACCOUNT": env_int("LOGIN_MAX_FAILURES_ACCOUNT", 5),
+        "LOGIN_MAX_FAILURES_ADDRESS": env_int("LOGIN_MAX_FAILURES_ADDRESS", 20),
+        "LOGIN_WINDOW_SECONDS": env_int("LOGIN_WINDOW_SECONDS", 900),
+        "LOGIN_LOCKOUT_SECONDS": env_int("LOGIN_LOCKOUT_SECONDS", 900),
+        # CSV import uploads (the rest of the app keeps MAX_CONTENT_LENGTH)
+        "IMPORT_MAX_BYTES": env_int("IMPORT_MAX_BYTES", 2 * 1024 * 1024),
         # Abuse resistance of the public form.
         "RATELIMIT_ENABLED": env_bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URL", "memory://"),

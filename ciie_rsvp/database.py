@@ -34,6 +34,20 @@ def immediate_transactions() -> Iterator[None]:
         _immediate.reset(token)
 
 
+@contextlib.contextmanager
+def deferred_transactions() -> Iterator[None]:
+    """Within this block, SQLite transactions begin deferred, even in a POST request.
+
+    For long reads after a request's writes (streaming an export): a deferred transaction
+    does not hold the write lock, so registrations keep coming in meanwhile.
+    """
+    token = _immediate.set(False)
+    try:
+        yield
+    finally:
+        _immediate.reset(token)
+
+
 def mark_immediate() -> None:
     """Make the rest of this context (a request) begin SQLite transactions immediately."""
     _immediate.set(True)

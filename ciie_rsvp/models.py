@@ -391,3 +391,82 @@ class MailQueueState(db.Model):
     paused_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins counted per account and per client address (shared by every process).
+
+    ``key`` is the SHA-256 of ``"<kind>:<value>"`` so that whatever was typed in the email field
+    (sometimes a password) is never stored. A key locked after too many failures opens again
+    when ``locked_until`` passes: a real organizer is never locked out for good.
+    """
+
+    __tablename__ = "login_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "account" or "address"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("kind IN ('account', 'address')", name="kind_known"),)
+
+
+class OrganizerNote(db.Model):
+    """An internal note on a registration, visible to organizers only."""
+
+    __tablename__ = "organizer_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), index=True
+    )
+    organizer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizers.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExportRecord(db.Model):
+    """One export of personal data: who took which rows of which event out, and how.
+
+    Kept even when the organizer or the event is deleted later (``event_slug`` and ``actor``
+    are copies), as the office must be able to answer who exported what.
+    """
+
+    __tablename__ = "export_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    organizer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizers.id", ondelete="SET NULL"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(254))  # organizer email, or "cli:<os user>"
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
+    event_slug: Mapped[str] = mapped_column(String(80))
+    format: Mapped[str] = mapped_column(String(8))
+    filters: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("format IN ('csv', 'xlsx', 'json')", name="format_known"),
+        Index("ix_export_log_at", "at"),
+    )
+
+
+class ImportBatch(db.Model):
+    """An uploaded CSV waiting for the organizer to confirm its preview (then deleted)."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizers.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -349,9 +349,10 @@ def smtp_server() -> Iterator[SMTPSink]:
 
 
 @pytest.fixture
-def make_registration(app: Flask) -> Callable[..., int]:
-    """Builder: ``make_registration(slug, **fields)`` stores a registration (approved by
-    default) directly and returns its id. For tests about what happens after review."""
+def make_invitee(app: Flask) -> Callable[..., int]:
+    """Builder: ``make_invitee(slug, **fields)`` stores an approved registration (with a
+    distinct name, company and email each time) directly and returns its id. For invitation
+    tests, which start after review."""
     from ciie_rsvp.models import Event, Registration
 
     counter = iter(range(1, 1_000_000))
@@ -429,3 +430,38 @@ def login_organizer(client: FlaskClient, make_organizer: Callable[..., str]
         return email
 
     return _login
+
+
+@pytest.fixture
+def make_registration(app: Flask) -> Callable[..., int]:
+    """Builder: ``make_registration(slug, **fields)`` stores one registration; returns its id.
+
+    Straight into the database (no form, no mail) for console tests that need many rows.
+    """
+    from ciie_rsvp.models import Event, Registration
+    from ciie_rsvp.tokens import new_token
+
+    def _make(slug: str, **fields: Any) -> int:
+        now = dt.datetime.now(dt.UTC)
+        values: dict[str, Any] = {
+            "company": "Golden State Almond Growers, Inc.", "website": "",
+            "sector": "food_agriculture", "company_size": "50-249", "county": "Fresno",
+            "first_name": "Maria", "last_name": "Lopez", "job_title": "Export Manager",
+            "email": f"person-{uuid.uuid4().hex[:8]}@example.com", "phone": "+12135550142",
+            "delegates": 1, "language": "en", "notes": "", "status": "submitted",
+            "consent_at": now, "consent_notice_version": "2026-11", "created_at": now,
+            "updated_at": now,
+        }
+        interests = fields.pop("interests", ["exhibit"])
+        values.update(fields)
+        values.setdefault("email_normalized", values["email"].lower())
+        with app.app_context():
+            event_id = db.session.scalar(
+                db.select(Event.id).where(Event.slug == slug))
+            reg = Registration(event_id=event_id, manage_token_hash=new_token()[1], **values)
+            reg.interests = interests
+            db.session.add(reg)
+            db.session.commit()
+            return reg.id
+
+    return _make

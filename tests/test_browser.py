@@ -162,3 +162,42 @@ def test_organizer_signs_in(server, page, make_organizer):
     page.wait_for_url(re.compile(r"/organizer/$"))
     assert page.get_by_role("heading", name="Organizer console").is_visible()
     shot(page, "10-organizer-console")
+
+
+def test_organizer_console_pages_render_without_csp_violations(server, page, make_organizer,
+                                                                make_event, make_registration):
+    """Dashboard chart, list, detail with duplicate warning: real browser, strict CSP."""
+    import datetime as dt
+
+    base, _ = server
+    slug = make_event()
+    start = dt.datetime(2030, 3, 1, 15, tzinfo=dt.UTC)
+    for i in range(12):
+        make_registration(slug, created_at=start + dt.timedelta(days=i % 6, hours=i // 2),
+                          company=f"Pacific Trading {i} LLC",
+                          county=["Fresno", "Los Angeles"][i % 2],
+                          email=f"buyer{i}@pacific{i}.example.com")
+    dup = make_registration(slug, company="上海进出口贸易有限公司", first_name="晓明",
+                            last_name="王", email="wang.xm+ciie@gmail.com", created_at=start)
+    make_registration(slug, company="上海进出口贸易 有限公司", email="wangxm@gmail.com",
+                      created_at=start)
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(f"{msg.text} {msg.location.get('url')}")
+            if msg.type == "error" and "favicon" not in (msg.location.get("url") or "") else None)
+    page.goto(base + "/organizer/login")
+    page.locator("#email").fill(make_organizer("admin"))
+    page.locator("#password").fill(ORGANIZER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/organizer/$"))
+    page.goto(f"{base}/organizer/events/{slug}")
+    assert page.locator("svg.chart rect.bar").count() == 6
+    shot(page, "11-organizer-dashboard")
+    page.goto(f"{base}/organizer/events/{slug}/registrations?county=Fresno")
+    assert page.locator("table.registrations tbody tr").count() == 8  # 6 + the 2 below
+    shot(page, "12-organizer-list")
+    page.goto(f"{base}/organizer/registrations/{dup}")
+    assert page.locator(".duplicates").is_visible()
+    page.get_by_role("button", name="Approve").click()
+    assert page.locator(".status-approved").first.is_visible()
+    shot(page, "13-organizer-detail")
+    assert problems == [], problems  # e.g. "Refused to apply inline style ..."

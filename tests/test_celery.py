@@ -33,14 +33,14 @@ def app_config(app_config, smtp_server):
             "CELERY_QUEUE": f"ciie-rsvp-test-{uuid.uuid4().hex[:8]}"}
 
 
-def test_send_hands_mail_to_a_celery_worker(app, smtp_server, make_event, make_registration):
+def test_send_hands_mail_to_a_celery_worker(app, smtp_server, make_event, make_invitee):
     from celery.contrib.testing.worker import start_worker
 
     celery = app.extensions["celery"]
     slug = make_event()
     emails = [f"celery{i}@example.com" for i in range(4)]
     for email in emails:
-        make_registration(slug, email=email)
+        make_invitee(slug, email=email)
     with app.app_context():
         services.seed_templates(db.session.scalar(select(Event).where(Event.slug == slug)))
         db.session.commit()
@@ -53,7 +53,7 @@ def test_send_hands_mail_to_a_celery_worker(app, smtp_server, make_event, make_r
 
 
 def test_periodic_task_delivers_what_no_task_named(app, smtp_server, make_event,
-                                                   make_registration):
+                                                   make_invitee):
     """A lost task loses no mail: the periodic deliver_due task finds every due row."""
     from celery.contrib.testing.worker import start_worker
 
@@ -61,7 +61,7 @@ def test_periodic_task_delivers_what_no_task_named(app, smtp_server, make_event,
 
     slug = make_event()
     for i in range(3):
-        make_registration(slug, email=f"straggler{i}@example.com")
+        make_invitee(slug, email=f"straggler{i}@example.com")
     with app.app_context():
         event = db.session.scalar(select(Event).where(Event.slug == slug))
         services.seed_templates(event)

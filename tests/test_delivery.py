@@ -40,13 +40,13 @@ EVENT = {
 }
 
 
-def queue_invitations(app, make_event, make_registration, n: int) -> list[str]:
+def queue_invitations(app, make_event, make_invitee, n: int) -> list[str]:
     """n approved registrants invited (queued, not yet delivered); returns their addresses."""
     app.config["MAIL_DELIVERY"] = "none"
     slug = make_event()
     emails = [f"delegate{i}@example.com" for i in range(n)]
     for email in emails:
-        make_registration(slug, email=email)
+        make_invitee(slug, email=email)
     with app.app_context():
         event = db.session.scalar(select(Event).where(Event.slug == slug))
         services.seed_templates(event)
@@ -85,8 +85,8 @@ def fast_retry(app, smtp_server):
 
 
 def test_every_queued_message_is_delivered_exactly_once(fast_retry, smtp_server, make_event,
-                                                        make_registration):
-    emails = queue_invitations(fast_retry, make_event, make_registration, 12)
+                                                        make_invitee):
+    emails = queue_invitations(fast_retry, make_event, make_invitee, 12)
     assert smtp_server.messages == []
     drain(fast_retry, batch=5)
     assert received(smtp_server) == collections.Counter(emails)
@@ -96,9 +96,9 @@ def test_every_queued_message_is_delivered_exactly_once(fast_retry, smtp_server,
 
 
 def test_server_down_mid_batch_loses_nothing_and_resumes(fast_retry, smtp_server, make_event,
-                                                         make_registration):
+                                                         make_invitee):
     app = fast_retry
-    emails = queue_invitations(app, make_event, make_registration, 10)
+    emails = queue_invitations(app, make_event, make_invitee, 10)
     calls = 0
 
     def relay_dies_after_four() -> None:
@@ -123,9 +123,9 @@ def test_server_down_mid_batch_loses_nothing_and_resumes(fast_retry, smtp_server
 
 
 def test_two_workers_at_once_never_send_the_same_message_twice(fast_retry, smtp_server,
-                                                               make_event, make_registration):
+                                                               make_event, make_invitee):
     app = fast_retry
-    emails = queue_invitations(app, make_event, make_registration, 30)
+    emails = queue_invitations(app, make_event, make_invitee, 30)
     errors: list[BaseException] = []
 
     def worker() -> None:
@@ -149,11 +149,11 @@ def test_two_workers_at_once_never_send_the_same_message_twice(fast_retry, smtp_
     assert received(smtp_server) == collections.Counter(emails)
 
 
-def test_concurrent_sends_queue_each_invitation_once(app, make_event, make_registration):
+def test_concurrent_sends_queue_each_invitation_once(app, make_event, make_invitee):
     app.config["MAIL_DELIVERY"] = "none"
     slug = make_event()
     for _ in range(8):
-        make_registration(slug)
+        make_invitee(slug)
     with app.app_context():
         services.seed_templates(db.session.scalar(select(Event).where(Event.slug == slug)))
         db.session.commit()
@@ -183,13 +183,13 @@ def test_concurrent_sends_queue_each_invitation_once(app, make_event, make_regis
 
 
 def test_relay_auth_failure_pauses_the_queue_without_using_attempts(
-        app, smtp_server, make_event, make_registration):
+        app, smtp_server, make_event, make_invitee):
     bad_relay = SMTPSink(refuse_auth=True)
     bad_relay.start()
     try:
         app.config.update(MAIL_URL=f"smtp://office:old-password@127.0.0.1:{bad_relay.port}",
                           MAIL_RELAY_PAUSE_SECONDS=3600)
-        emails = queue_invitations(app, make_event, make_registration, 3)
+        emails = queue_invitations(app, make_event, make_invitee, 3)
         with app.app_context():
             report = deliver_due(50)
             assert report.relay_error and "authentication" in report.relay_error.lower()
@@ -215,10 +215,10 @@ def test_relay_auth_failure_pauses_the_queue_without_using_attempts(
 
 
 def test_rate_limit_caps_messages_per_minute(fast_retry, smtp_server, make_event,
-                                             make_registration):
+                                             make_invitee):
     app = fast_retry
     app.config["MAIL_RATE_PER_MINUTE"] = 3
-    queue_invitations(app, make_event, make_registration, 5)
+    queue_invitations(app, make_event, make_invitee, 5)
     with app.app_context():
         assert deliver_due(50).sent == 3
         assert deliver_due(50).sent == 0  # the minute's budget is spent, for every worker
@@ -227,9 +227,9 @@ def test_rate_limit_caps_messages_per_minute(fast_retry, smtp_server, make_event
 
 
 def test_permanent_failure_is_shown_and_can_be_resent_unchanged(fast_retry, smtp_server,
-                                                                make_event, make_registration):
+                                                                make_event, make_invitee):
     app = fast_retry
-    queue_invitations(app, make_event, make_registration, 3)
+    queue_invitations(app, make_event, make_invitee, 3)
     smtp_server.reject = lambda rcpt: "550 5.1.1 Mailbox unavailable" if "1@" in rcpt else None
     drain(app)
     with app.app_context():
@@ -253,9 +253,9 @@ def test_permanent_failure_is_shown_and_can_be_resent_unchanged(fast_retry, smtp
 
 
 def test_temporary_failure_retries_with_backoff(fast_retry, smtp_server, make_event,
-                                                make_registration):
+                                                make_invitee):
     app = fast_retry
-    emails = queue_invitations(app, make_event, make_registration, 2)
+    emails = queue_invitations(app, make_event, make_invitee, 2)
     refused: list[str] = []
 
     def greylist(rcpt: str) -> str | None:
@@ -392,11 +392,11 @@ def test_two_worker_processes_never_double_send(process_setup):
     assert received(sink) == collections.Counter(emails)
 
 
-def test_tls_failure_at_the_relay_also_pauses(app, smtp_server, make_event, make_registration):
+def test_tls_failure_at_the_relay_also_pauses(app, smtp_server, make_event, make_invitee):
     """STARTTLS demanded of a relay that does not offer it: a relay problem, not the messages'."""
     app.config.update(MAIL_URL=smtp_server.url.replace("smtp://", "smtp+starttls://"),
                       MAIL_RELAY_PAUSE_SECONDS=3600)
-    queue_invitations(app, make_event, make_registration, 2)
+    queue_invitations(app, make_event, make_invitee, 2)
     with app.app_context():
         report = deliver_due(50)
         assert report.relay_error and "TLS" in report.relay_error

@@ -162,14 +162,14 @@ def test_editing_bumps_the_version(app, make_event):
 
 
 def test_preflight_reports_every_kind_of_problem_and_sends_nothing(app, make_event,
-                                                                   make_registration):
+                                                                   make_invitee):
     slug = make_event()
     seed_welcome(app, slug)
-    ok = make_registration(slug, first_name="Ann")
-    make_registration(slug, first_name="", last_name="Nofirst")
-    make_registration(slug, email="not an address", email_normalized="not an address")
-    make_registration(slug, email="opted@example.com")
-    make_registration(slug, status="submitted")  # not selected
+    ok = make_invitee(slug, first_name="Ann")
+    make_invitee(slug, first_name="", last_name="Nofirst")
+    make_invitee(slug, email="not an address", email_normalized="not an address")
+    make_invitee(slug, email="opted@example.com")
+    make_invitee(slug, status="submitted")  # not selected
     with app.app_context():
         db.session.add(MailOptOut(email_normalized="opted@example.com"))
         db.session.add(Invitation(event_id=event_of(slug).id, registration_id=ok,
@@ -187,10 +187,10 @@ def test_preflight_reports_every_kind_of_problem_and_sends_nothing(app, make_eve
 
 
 def test_preflight_reports_render_failures_with_their_reason(app, make_event,
-                                                             make_registration):
+                                                             make_invitee):
     slug = make_event()
     seed_welcome(app, slug)
-    make_registration(slug)
+    make_invitee(slug)
     with app.app_context():
         event = event_of(slug)
         row = services.templates_of(event, "welcome")["en"]
@@ -210,17 +210,17 @@ def _parse(raw: bytes):
 
 
 def test_send_to_approved_registrants_delivers_one_correct_message_each(
-        smtp_app, smtp_server, make_event, make_registration):
+        smtp_app, smtp_server, make_event, make_invitee):
     app = smtp_app
     slug = make_event(mail_from="CIIE Office <invitations@trade-office.example.org>",
                       mail_reply_to="Organizer Team <team@wtcla.example.org>",
                       start_time=dt.time(9, 30), end_time=dt.time(17, 0))
     seed_welcome(app, slug)
-    en = make_registration(slug, first_name="Maria", last_name="Lopez",
+    en = make_invitee(slug, first_name="Maria", last_name="Lopez",
                            email="maria@example.com")
-    zh = make_registration(slug, first_name="晓明", last_name="王", language="zh-Hans",
+    zh = make_invitee(slug, first_name="晓明", last_name="王", language="zh-Hans",
                            email="wang@example.cn", company="上海进出口贸易有限公司")
-    make_registration(slug, status="waitlisted", email="waiting@example.com")
+    make_invitee(slug, status="waitlisted", email="waiting@example.com")
     result = send(app, slug)
     assert result.exit_code == 0, result.output
     assert "queued 2 invitation(s)" in result.output
@@ -269,12 +269,12 @@ def test_send_to_approved_registrants_delivers_one_correct_message_each(
 
 
 def test_repeated_send_queues_nothing_twice(smtp_app, smtp_server, make_event,
-                                            make_registration):
+                                            make_invitee):
     app = smtp_app
     slug = make_event()
     seed_welcome(app, slug)
     for _ in range(3):
-        make_registration(slug)
+        make_invitee(slug)
     assert send(app, slug).exit_code == 0
     again = send(app, slug)
     assert "queued 0 invitation(s)" in again.output and "Already invited: 3" in again.output
@@ -283,11 +283,11 @@ def test_repeated_send_queues_nothing_twice(smtp_app, smtp_server, make_event,
 
 
 def test_language_falls_back_to_english_without_a_chinese_version(
-        smtp_app, smtp_server, make_event, make_registration):
+        smtp_app, smtp_server, make_event, make_invitee):
     app = smtp_app
     slug = make_event()
     seed_welcome(app, slug)
-    make_registration(slug, language="zh-Hans", first_name="Li", last_name="Wei")
+    make_invitee(slug, language="zh-Hans", first_name="Li", last_name="Wei")
     with app.app_context():
         db.session.delete(services.templates_of(event_of(slug), "welcome")["zh-Hans"])
         db.session.commit()
@@ -297,12 +297,12 @@ def test_language_falls_back_to_english_without_a_chinese_version(
 
 
 def test_no_header_injection_from_registrant_or_template(smtp_app, smtp_server, make_event,
-                                                         make_registration):
+                                                         make_invitee):
     app = smtp_app
     slug = make_event()
     seed_welcome(app, slug)
-    make_registration(slug, company="Evil\r\nBcc: victim@example.com", email="a@example.com")
-    bad = make_registration(slug, last_name="=?UTF-8?Q?=0A?=Bcc: victim@example.com",
+    make_invitee(slug, company="Evil\r\nBcc: victim@example.com", email="a@example.com")
+    bad = make_invitee(slug, last_name="=?UTF-8?Q?=0A?=Bcc: victim@example.com",
                             email="b@example.com")
     with app.app_context():
         event = event_of(slug)
@@ -324,13 +324,13 @@ def test_no_header_injection_from_registrant_or_template(smtp_app, smtp_server, 
 
 
 @pytest.fixture
-def invited(smtp_app, smtp_server, make_event, make_registration):
+def invited(smtp_app, smtp_server, make_event, make_invitee):
     """An event with one invited registrant; returns (slug, token, registration id)."""
 
     def _invite(language: str = "en", **event_fields):
         slug = make_event(**event_fields)
         seed_welcome(smtp_app, slug)
-        reg_id = make_registration(slug, language=language)
+        reg_id = make_invitee(slug, language=language)
         assert send(smtp_app, slug).exit_code == 0
         token = RSVP_LINK.search(text_body(smtp_server.parsed()[-1])).group(1)
         return slug, token, reg_id
@@ -452,11 +452,11 @@ def test_one_click_unsubscribe_without_cookie_or_csrf_is_honoured_later(
 
 
 def test_remind_reaches_only_non_responders_once_per_round(smtp_app, smtp_server, client,
-                                                           make_event, make_registration):
+                                                           make_event, make_invitee):
     app = smtp_app
     slug = make_event()
     seed_welcome(app, slug)
-    ids = [make_registration(slug) for _ in range(3)]
+    ids = [make_invitee(slug) for _ in range(3)]
     assert send(app, slug).exit_code == 0
     by_rcpt = {rcpt[0]: _parse(raw) for _, rcpt, raw in smtp_server.messages}
     with app.app_context():
@@ -507,12 +507,12 @@ def test_withdrawn_registration_cannot_answer_and_is_not_reminded(smtp_app, smtp
 
 
 def test_cli_send_in_chunks_invites_everyone_once(smtp_app, smtp_server, make_event,
-                                                  make_registration):
+                                                  make_invitee):
     slug = make_event()
     seed_welcome(smtp_app, slug)
     emails = sorted(f"chunk{i}@example.com" for i in range(5))
     for email in emails:
-        make_registration(slug, email=email)
+        make_invitee(slug, email=email)
     result = send(smtp_app, slug, "--chunk", "2")
     assert result.exit_code == 0, result.output
     assert "queued 5 invitation(s)" in result.output and "ready to send: 5" in result.output
@@ -531,11 +531,11 @@ def test_rsvp_pages_follow_the_invitees_language(smtp_app, client, invited):
     assert missing.status_code == 422 and "请选择接受或婉拒" in missing.get_data(as_text=True)
 
 
-def test_erased_registrations_are_never_selected(app, make_event, make_registration):
+def test_erased_registrations_are_never_selected(app, make_event, make_invitee):
     slug = make_event()
     seed_welcome(app, slug)
-    keep = make_registration(slug)
-    erased = make_registration(slug)
+    keep = make_invitee(slug)
+    erased = make_invitee(slug)
     with app.app_context():
         from ciie_rsvp.privacy import erase
 
@@ -546,10 +546,10 @@ def test_erased_registrations_are_never_selected(app, make_event, make_registrat
 
 
 def test_a_subject_that_renders_an_encoded_newline_is_refused_at_preflight(
-        app, make_event, make_registration):
+        app, make_event, make_invitee):
     slug = make_event()
     seed_welcome(app, slug)
-    make_registration(slug)
+    make_invitee(slug)
     with app.app_context():
         event = event_of(slug)
         row = services.templates_of(event, "welcome")["en"]

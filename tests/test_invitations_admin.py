@@ -17,16 +17,16 @@ RSVP_LINK = re.compile(r"https://rsvp\.example\.org/rsvp/([A-Za-z0-9_-]{40,})\?a
 
 
 @pytest.fixture
-def console(app, client, smtp_server, make_event, make_registration, login_organizer):
+def console(app, client, smtp_server, make_event, make_invitee, login_organizer):
     """A signed-in organizer, an event with the seeded welcome template, three registrants."""
     app.config["MAIL_URL"] = smtp_server.url
     slug = make_event()
     with app.app_context():
         services.seed_templates(db.session.scalar(select(Event).where(Event.slug == slug)))
         db.session.commit()
-    regs = [make_registration(slug, first_name=name, email=f"{name.lower()}@example.com")
+    regs = [make_invitee(slug, first_name=name, email=f"{name.lower()}@example.com")
             for name in ("Maria", "Wei", "Ana")]
-    make_registration(slug, status="submitted", email="pending@example.com")
+    make_invitee(slug, status="submitted", email="pending@example.com")
     login_organizer()
     return slug, regs
 

@@ -68,3 +68,27 @@ def load_from_session(user_id: str) -> Organizer | None:
 def end_sessions(organizer: Organizer) -> None:
     """Invalidate every session cookie issued to ``organizer`` so far."""
     organizer.session_version += 1
+
+
+def get_organizer(organizer_id: int) -> Organizer | None:
+    return db.session.get(Organizer, organizer_id)
+
+
+def list_organizers() -> list[Organizer]:
+    return list(db.session.scalars(select(Organizer).order_by(Organizer.is_active.desc(),
+                                                              Organizer.email)))
+
+
+def set_active(organizer: Organizer, active: bool, *, by: Organizer) -> bool:
+    """Activate or deactivate an account; deactivation ends its sessions at once.
+
+    An admin cannot deactivate themselves (someone must be able to undo it).
+    """
+    if not active and organizer.id == by.id:
+        raise AccountError("You cannot deactivate your own account.")
+    if organizer.is_active == active:
+        return False
+    organizer.is_active = active
+    if not active:
+        end_sessions(organizer)
+    return True

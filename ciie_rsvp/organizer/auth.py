@@ -7,13 +7,22 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from ..extensions import db, login_manager
 from ..models import Organizer
-from . import accounts, bp
+from . import accounts, bp, throttle
 from .forms import LoginForm, PostForm
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,14 +75,30 @@ def login() -> str | Response | tuple[str, int]:
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        organizer = accounts.authenticate(form.email.data or "", form.password.data or "")
+        email = form.email.data or ""
+        keys = throttle.keys_for(email, request.remote_addr)
+        wait = throttle.locked_for(keys)
+        if wait:
+            # Refused before the password is checked, the same for every email.
+            db.session.rollback()
+            minutes = max(1, (wait + 59) // 60)
+            flash(f"Too many failed sign-in attempts. Try again in {minutes} minute"
+                  f"{'s' if minutes > 1 else ''}.", "error")
+            resp = current_app.make_response(
+                (render_template("organizer/login.html", form=form), 429))
+            resp.headers["Retry-After"] = str(wait)
+            return resp
+        organizer = accounts.authenticate(email, form.password.data or "")
         if organizer is not None:
+            throttle.record_success(email)
             db.session.commit()
             target = form.next.data if is_safe_next(form.next.data) else None
             session.clear()  # rotate: nothing from the anonymous session carries over
             login_user(organizer)
             return redirect(target or url_for("organizer.dashboard"), code=303)
         db.session.rollback()
+        throttle.record_failure(keys)
+        db.session.commit()
         flash("Unknown email or wrong password.", "error")
         return render_template("organizer/login.html", form=form), 401
     status = 400 if request.method == "POST" else 200

@@ -1,16 +1,371 @@
-"""Organizer console pages."""
+"""Organizer console pages: thin views (parse, one service call, one commit).
+
+Every route is behind ``organizer_required``; every change is a CSRF-protected POST.
+"""
 
 from __future__ import annotations
 
-from flask import render_template
+import tempfile
+from collections.abc import Iterator
+from typing import Any
 
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from ..database import deferred_transactions, immediate_transactions
+from ..extensions import csrf, db
+from ..models import Event, Registration
+from ..outbox import dispatch
 from ..registration import services as registration_services
-from . import bp
-from .auth import organizer_required
+from . import accounts, bp, exports, imports, services
+from .auth import current_organizer, organizer_required
+from .forms import (
+    BulkDecisionForm,
+    DecisionForm,
+    ExportForm,
+    ImportConfirmForm,
+    ImportUploadForm,
+    NewOrganizerForm,
+    NewRegistrationForm,
+    NoteForm,
+    OrganizerRegistrationForm,
+    PostForm,
+    parse_filters,
+)
+
+FORM_EXPIRED = "The form expired. Reload the page and try again."
+
+
+def _event_or_404(slug: str) -> Event:
+    event = registration_services.get_event(slug)
+    if event is None:
+        abort(404, description="There is no event at this address.")
+    return event
+
+
+def _registration_or_404(reg_id: int) -> Registration:
+    reg = services.get_registration(reg_id)
+    if reg is None:
+        abort(404, description="There is no registration with this number.")
+    return reg
+
+
+def _filters_or_400(formdata: Any) -> services.ListFilters:
+    filters, errors = parse_filters(formdata)
+    if filters is None:
+        abort(400, description="Some filters are not valid: " + "; ".join(errors))
+    return filters
 
 
 @bp.get("/")
 @organizer_required()
 def dashboard() -> str:
-    return render_template("organizer/dashboard.html",
-                           events=registration_services.open_events())
+    return render_template("organizer/dashboard.html", events=services.events_with_counts())
+
+
+@bp.get("/events/<slug>")
+@organizer_required()
+def event_dashboard(slug: str) -> str:
+    event = _event_or_404(slug)
+    stats = services.event_stats(event)
+    return render_template("organizer/event.html", event=event, stats=stats,
+                           chart=services.bar_chart(stats.per_day))
+
+
+@bp.get("/events/<slug>/registrations")
+@organizer_required()
+def registrations(slug: str) -> str:
+    event = _event_or_404(slug)
+    filters = _filters_or_400(request.args)
+    page = services.list_registrations(event, filters)
+    return render_template("organizer/registrations.html", event=event, filters=filters,
+                           page=page, filter_form=_filter_form(request.args),
+                           bulk_form=BulkDecisionForm(), export_form=ExportForm())
+
+
+def _filter_form(formdata: Any) -> Any:
+    from .forms import FilterForm
+
+    return FilterForm(formdata)
+
+
+@bp.post("/events/<slug>/registrations/bulk")
+@organizer_required()
+def bulk_decision(slug: str) -> BaseResponse:
+    event = _event_or_404(slug)
+    filters = _filters_or_400(request.form)
+    form = BulkDecisionForm()
+    if not form.validate_on_submit():
+        flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
+        return redirect(url_for(".registrations", slug=slug, **filters.query_args()), code=303)
+    try:
+        result = services.bulk_change_status(
+            event, form.decision.data, current_organizer(),
+            ids=form.ids.data if form.scope.data == "selected" else None,
+            filters=filters)
+    except services.ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".registrations", slug=slug, **filters.query_args()), code=303)
+    db.session.commit()
+    flash(f"{result.changed} registration{'s' if result.changed != 1 else ''} "
+          f"{form.decision.data}; {result.unchanged} left unchanged.", "success")
+    return redirect(url_for(".registrations", slug=slug, **filters.query_args()), code=303)
+
+
+@bp.post("/events/<slug>/export")
+@organizer_required()
+def export(slug: str) -> BaseResponse:
+    event = _event_or_404(slug)
+    filters = _filters_or_400(request.form)
+    form = ExportForm()
+    if not form.validate_on_submit():
+        abort(400, description=FORM_EXPIRED if "csrf_token" in form.errors
+              else "Choose CSV, XLSX or JSON.")
+    fmt = form.format.data
+    event_id = event.id
+    filename = exports.filename_for(event, fmt, filters)
+    organizer = current_organizer()
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"',
+               "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if fmt == "xlsx":
+        # The workbook is assembled on disk first (a zip needs its end), then streamed from
+        # there; the export is logged before any byte leaves.
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes it
+        db.session.commit()  # end the request's write transaction before the long read
+        with deferred_transactions():
+            rows = exports.write_xlsx(exports.registration_table(event_id, filters), spool)
+            db.session.rollback()
+        exports.complete_export(exports.record_export(
+            event, fmt, filters, row_count=rows, filename=filename, organizer=organizer).id, rows)
+        db.session.commit()
+        spool.seek(0)
+        resp = send_file(spool, mimetype=exports.FORMATS[fmt], as_attachment=True,
+                         download_name=filename, max_age=0)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+    record = exports.record_export(event, fmt, filters, filename=filename, organizer=organizer,
+                                   row_count=exports.count_rows(event_id, filters))
+    record_id = record.id
+    db.session.commit()
+
+    def body() -> Iterator[bytes]:
+        with deferred_transactions():
+            table = exports.registration_table(event_id, filters)
+            chunks = exports.csv_chunks(table) if fmt == "csv" else exports.json_chunks(table)
+            yield from chunks
+            db.session.rollback()
+        with immediate_transactions():
+            exports.complete_export(record_id, table.count)
+            db.session.commit()
+
+    return Response(stream_with_context(body()), mimetype=exports.FORMATS[fmt], headers=headers)
+
+
+@bp.get("/registrations/<int:reg_id>")
+@organizer_required()
+def registration(reg_id: int) -> str:
+    reg = _registration_or_404(reg_id)
+    return render_template("organizer/registration.html", detail=services.registration_detail(reg),
+                           event=reg.event, decision_form=DecisionForm(), note_form=NoteForm())
+
+
+@bp.post("/registrations/<int:reg_id>/status")
+@organizer_required()
+def decide(reg_id: int) -> BaseResponse:
+    reg = _registration_or_404(reg_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400, description=FORM_EXPIRED if "csrf_token" in form.errors
+              else "Choose approve, waitlist or decline.")
+    try:
+        changed = services.change_status(reg, form.status.data, current_organizer())
+    except services.ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".registration", reg_id=reg_id), code=303)
+    db.session.commit()
+    flash(f"Registration {form.status.data}." if changed else "Nothing changed.", "success")
+    return redirect(url_for(".registration", reg_id=reg_id), code=303)
+
+
+@bp.post("/registrations/<int:reg_id>/notes")
+@organizer_required()
+def add_note(reg_id: int) -> BaseResponse | tuple[str, int]:
+    reg = _registration_or_404(reg_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return render_template("organizer/registration.html",
+                               detail=services.registration_detail(reg), event=reg.event,
+                               decision_form=DecisionForm(), note_form=form), 422
+    services.add_note(reg, current_organizer(), form.body.data)
+    db.session.commit()
+    flash("Note added.", "success")
+    return redirect(url_for(".registration", reg_id=reg_id) + "#notes", code=303)
+
+
+@bp.route("/registrations/<int:reg_id>/edit", methods=["GET", "POST"])
+@organizer_required()
+def edit_registration(reg_id: int) -> str | BaseResponse | tuple[str, int]:
+    reg = _registration_or_404(reg_id)
+    form = OrganizerRegistrationForm(obj=reg)
+    if form.validate_on_submit():
+        try:
+            changed = services.correct_registration(reg, form.registrant_data(),
+                                                    current_organizer())
+        except services.ServiceError as exc:
+            db.session.rollback()
+            form.email.errors = [*form.email.errors, str(exc)]
+        else:
+            db.session.commit()
+            flash(f"Saved: {', '.join(changed)}." if changed else "Nothing was changed.",
+                  "success")
+            return redirect(url_for(".registration", reg_id=reg_id), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("organizer/registration_form.html", form=form, event=reg.event,
+                           reg=reg), status
+
+
+@bp.route("/events/<slug>/registrations/new", methods=["GET", "POST"])
+@organizer_required()
+def new_registration(slug: str) -> str | BaseResponse | tuple[str, int]:
+    event = _event_or_404(slug)
+    form = NewRegistrationForm()
+    if form.validate_on_submit():
+        try:
+            result = services.add_registration(event, form.registrant_data(),
+                                               current_organizer(),
+                                               send_mail=bool(form.send_mail.data))
+        except services.DuplicateRegistration as exc:
+            db.session.rollback()
+            form.email.errors = [*form.email.errors, str(exc)]
+            flash(str(exc), "error")
+            return render_template("organizer/registration_form.html", form=form, event=event,
+                                   reg=None, existing_id=exc.registration_id), 409
+        except services.ServiceError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return render_template("organizer/registration_form.html", form=form, event=event,
+                                   reg=None), 409
+        db.session.commit()
+        dispatch(result.outbox_ids)
+        flash("Registration added.", "success")
+        return redirect(url_for(".registration", reg_id=result.registration_id), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("organizer/registration_form.html", form=form, event=event,
+                           reg=None), status
+
+
+# --- CSV import -----------------------------------------------------------------------------
+
+@bp.route("/events/<slug>/import", methods=["GET", "POST"])
+@csrf.exempt  # checked below, after the larger upload limit applies
+@organizer_required()
+def import_registrations(slug: str) -> str | tuple[str, int]:
+    event = _event_or_404(slug)
+    if request.method == "POST":
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+        # Werkzeug's multipart parser buffers up to this much between reads of 64 KiB.
+        request.max_form_memory_size = 1024 * 1024
+        csrf.protect()
+    form = ImportUploadForm()
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("organizer/import.html", event=event, form=form), status
+    upload = form.file.data
+    try:
+        text = imports.decode(upload.read())
+        preview = imports.parse(event, text)
+    except imports.ImportFileError as exc:
+        db.session.rollback()
+        form.file.errors = [str(exc)]
+        return render_template("organizer/import.html", event=event, form=form), 422
+    batch = imports.stage(event, current_organizer(), upload.filename or "upload.csv", text)
+    db.session.commit()
+    confirm = ImportConfirmForm(token=batch.token)
+    return render_template("organizer/import_preview.html", event=event, preview=preview,
+                           confirm=confirm, filename=batch.filename)
+
+
+@bp.post("/events/<slug>/import/confirm")
+@organizer_required()
+def confirm_import(slug: str) -> str | BaseResponse | tuple[str, int]:
+    event = _event_or_404(slug)
+    form = ImportConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, description=FORM_EXPIRED)
+    batch = imports.get_batch(event, current_organizer(), form.token.data)
+    if batch is None:
+        abort(404, description="This import was already done or has expired. Upload the file "
+                               "again.")
+    try:
+        result = imports.commit(event, current_organizer(), batch)
+    except imports.ImportRejected as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return render_template("organizer/import_preview.html", event=event,
+                               preview=exc.preview, confirm=form, filename=batch.filename), 422
+    db.session.commit()
+    flash(f"Imported {result.imported} registrations; {result.skipped_duplicates} duplicates "
+          "skipped.", "success")
+    return redirect(url_for(".registrations", slug=slug, sort="created", direction="desc"),
+                    code=303)
+
+
+# --- admin ----------------------------------------------------------------------------------
+
+@bp.route("/admin/organizers", methods=["GET", "POST"])
+@organizer_required(role="admin")
+def organizers() -> str | BaseResponse | tuple[str, int]:
+    form = NewOrganizerForm()
+    if form.validate_on_submit():
+        try:
+            created = accounts.create_organizer(form.email.data, form.name.data,
+                                                form.password.data, form.role.data)
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            form.email.errors = [*form.email.errors, str(exc)]
+        else:
+            db.session.commit()
+            flash(f"Created {created.role} {created.email}.", "success")
+            return redirect(url_for(".organizers"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("organizer/organizers.html", organizers=accounts.list_organizers(),
+                           form=form, action_form=PostForm()), status
+
+
+@bp.post("/admin/organizers/<int:organizer_id>/active")
+@organizer_required(role="admin")
+def set_organizer_active(organizer_id: int) -> BaseResponse:
+    if not PostForm().validate_on_submit():
+        abort(400, description=FORM_EXPIRED)
+    target = accounts.get_organizer(organizer_id)
+    if target is None:
+        abort(404, description="There is no such organizer.")
+    active = request.form.get("active") == "1"
+    try:
+        accounts.set_active(target, active, by=current_organizer())
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".organizers"), code=303)
+    db.session.commit()
+    flash(f"{target.email} is now {'active' if active else 'deactivated'}.", "success")
+    return redirect(url_for(".organizers"), code=303)
+
+
+@bp.get("/admin/exports")
+@organizer_required(role="admin")
+def export_log() -> str:
+    return render_template("organizer/exports.html", records=exports.recent_exports())

@@ -106,6 +106,11 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
     return SubmitResult(reg.id, False, [_queue_mail(reg, token, "registration_exists")])
 
 
+def queue_received_mail(reg: Registration, token: str) -> int | None:
+    """Queue the "registration received" email with the manage link ``token`` for ``reg``."""
+    return _queue_mail(reg, token, "registration_received")
+
+
 def _queue_mail(reg: Registration, token: str, template: str) -> int | None:
     """Render ``email/<template>.txt|.html`` for ``reg`` and queue it."""
     context = {"registration": reg, "event": reg.event, "manage_url": manage_url(token)}

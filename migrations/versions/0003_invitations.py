@@ -4,7 +4,7 @@ Also per-event sender settings (From / Reply-To), the RSVP deadline and guest li
 and the invitation an outbox message belongs to (per-invitation delivery status).
 
 Revision ID: 0003
-Revises: 0004
+Revises: 0002
 Create Date: 2026-11-29 21:44:18.570616
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0003'
-down_revision = '0004'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,479 @@
+"""Organizer console rules: listing and filtering, statistics, review decisions, notes,
+registrations added or corrected on someone's behalf.
+
+Services never commit; the view or CLI command commits once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Integer, Select, and_, cast, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..choices import INTERESTS, SECTORS, STATUSES
+from ..extensions import db
+from ..models import (
+    AuditEntry,
+    Event,
+    Organizer,
+    OrganizerNote,
+    Registration,
+    RegistrationStatus,
+    utcnow,
+)
+from ..registration import services as registration_services
+from ..tokens import new_token
+from . import duplicates
+
+# Decisions an organizer can take, and the statuses they apply to (a withdrawal is the
+# registrant's own decision: organizers cannot overrule it).
+DECISIONS = (RegistrationStatus.APPROVED.value, RegistrationStatus.WAITLISTED.value,
+             RegistrationStatus.DECLINED.value)
+DECIDABLE_FROM = (RegistrationStatus.SUBMITTED.value, *DECISIONS)
+
+SORTS: dict[str, Any] = {
+    "created": Registration.created_at,
+    "company": func.lower(Registration.company),
+    "name": func.lower(Registration.last_name),
+    "email": Registration.email_normalized,
+    "status": Registration.status,
+    "county": Registration.county,
+    "sector": Registration.sector,
+}
+PER_PAGE_CHOICES = (25, 50, 100, 200)
+BULK_CHUNK = 500  # ids per statement, well under SQLite's bound-parameter limit
+
+
+class ServiceError(ValueError):
+    """A request the rules refuse; the message is shown to the organizer."""
+
+
+class DuplicateRegistration(ServiceError):
+    def __init__(self, registration_id: int, email: str) -> None:
+        super().__init__(f"{email} is already registered for this event.")
+        self.registration_id = registration_id
+
+
+@dataclass
+class ListFilters:
+    """What the registration list (and its exports) is narrowed to and ordered by."""
+
+    q: str = ""
+    status: str = ""
+    sector: str = ""
+    county: str = ""
+    interest: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    sort: str = "created"
+    direction: str = "desc"
+    page: int = 1
+    per_page: int = 50
+
+    def criteria(self) -> dict[str, str]:
+        """The narrowing criteria only (no paging or order), as strings, empty ones left out.
+
+        Used for query strings, hidden form fields, and the export log.
+        """
+        out = {}
+        for key, value in asdict(self).items():
+            if key in ("sort", "direction", "page", "per_page") or value in (None, ""):
+                continue
+            out[key] = value.isoformat() if isinstance(value, dt.date) else str(value)
+        return out
+
+    def query_args(self, **changes: Any) -> dict[str, str]:
+        """Query-string arguments reproducing this view, with ``changes`` applied."""
+        args: dict[str, Any] = {**self.criteria(), "sort": self.sort, "direction": self.direction,
+                                "page": self.page, "per_page": self.per_page}
+        args.update(changes)
+        return {k: str(v) for k, v in args.items() if v not in (None, "")}
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def filter_conditions(event_id: int, filters: ListFilters) -> list[ColumnElement[bool]]:
+    """WHERE conditions for ``filters`` within one event (shared by list, bulk and exports)."""
+    conds: list[ColumnElement[bool]] = [Registration.event_id == event_id]
+    for word in filters.q.split()[:8]:
+        pattern = _like(word.lower())
+        conds.append(or_(
+            func.lower(Registration.company).like(pattern, escape="\\"),
+            func.lower(Registration.first_name).like(pattern, escape="\\"),
+            func.lower(Registration.last_name).like(pattern, escape="\\"),
+            Registration.email_normalized.like(pattern, escape="\\"),
+        ))
+    if filters.status:
+        conds.append(Registration.status == filters.status)
+    if filters.sector:
+        conds.append(Registration.sector == filters.sector)
+    if filters.county:
+        conds.append(Registration.county == filters.county)
+    if filters.interest:
+        conds.append(getattr(Registration, f"interest_{filters.interest}").is_(True))
+    if filters.date_from:
+        conds.append(Registration.created_at >= _day_start(filters.date_from))
+    if filters.date_to:
+        conds.append(Registration.created_at < _day_start(filters.date_to + dt.timedelta(days=1)))
+    return conds
+
+
+def ordered(stmt: Select[Any], filters: ListFilters) -> Select[Any]:
+    column = SORTS.get(filters.sort, Registration.created_at)
+    if filters.direction == "asc":
+        return stmt.order_by(column.asc(), Registration.id.asc())
+    return stmt.order_by(column.desc(), Registration.id.desc())
+
+
+@dataclass
+class Page:
+    items: list[Registration]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def list_registrations(event: Event, filters: ListFilters) -> Page:
+    """One page of the event's registrations: two queries, whatever the page size."""
+    conds = filter_conditions(event.id, filters)
+    total = db.session.scalar(select(func.count(Registration.id)).where(*conds)) or 0
+    pages = max(1, math.ceil(total / filters.per_page))
+    page = min(max(1, filters.page), pages)
+    stmt = ordered(select(Registration).where(*conds), filters)
+    items = list(db.session.scalars(
+        stmt.limit(filters.per_page).offset((page - 1) * filters.per_page)))
+    return Page(items, total, page, filters.per_page)
+
+
+def get_registration(registration_id: int) -> Registration | None:
+    return db.session.get(Registration, registration_id)
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+@dataclass
+class EventStats:
+    total: int
+    by_status: list[tuple[str, int]]
+    by_sector: list[tuple[str, int]]
+    by_county: list[tuple[str, int]]
+    by_interest: list[tuple[str, int]]
+    per_day: list[tuple[dt.date, int]]
+
+
+def _utc_day(column: Any) -> Any:
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
+
+
+def event_stats(event: Event) -> EventStats:
+    """Counts for the event dashboard (five grouped queries)."""
+    where = Registration.event_id == event.id
+
+    def grouped(column: Any) -> dict[str, int]:
+        rows = db.session.execute(
+            select(column, func.count(Registration.id)).where(where).group_by(column))
+        return {str(key): count for key, count in rows}
+
+    statuses = grouped(Registration.status)
+    sectors = grouped(Registration.sector)
+    counties = grouped(Registration.county)
+    interest_row = db.session.execute(select(*[
+        func.coalesce(func.sum(cast(getattr(Registration, f"interest_{code}"), Integer)), 0)
+        for code, _ in INTERESTS]).where(where)).one()
+    day = _utc_day(Registration.created_at)
+    days: dict[dt.date, int] = {}
+    for raw, count in db.session.execute(
+            select(day, func.count(Registration.id)).where(where).group_by(day).order_by(day)):
+        key = raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw))
+        days[key] = count
+    per_day: list[tuple[dt.date, int]] = []
+    if days:
+        first, last = min(days), max(days)
+        per_day = [(first + dt.timedelta(n), days.get(first + dt.timedelta(n), 0))
+                   for n in range((last - first).days + 1)]
+    return EventStats(
+        total=sum(statuses.values()),
+        by_status=[(code, statuses.get(code, 0)) for code, _ in STATUSES],
+        by_sector=[(code, sectors.get(code, 0)) for code, _ in SECTORS],
+        by_county=sorted(counties.items(), key=lambda kv: (-kv[1], kv[0])),
+        by_interest=[(code, int(n)) for (code, _), n in zip(INTERESTS, interest_row, strict=True)],
+        per_day=per_day,
+    )
+
+
+@dataclass
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    day: dt.date
+    count: int
+
+
+@dataclass
+class BarChart:
+    """Geometry of the registrations-per-day chart, drawn as SVG by the template."""
+
+    width: int
+    height: int
+    bars: list[Bar]
+    max_count: int
+    ticks: list[tuple[float, str]] = field(default_factory=list)  # (x, label) on the day axis
+    baseline: float = 0.0
+
+
+def bar_chart(per_day: Sequence[tuple[dt.date, int]], width: int = 720, height: int = 220,
+              max_bars: int = 120) -> BarChart:
+    """Lay out one bar per day (the last ``max_bars`` days) in a ``width`` x ``height`` box."""
+    data = list(per_day)[-max_bars:]
+    top, bottom, left, right = 16.0, 28.0, 36.0, 8.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max((n for _, n in data), default=0)
+    chart = BarChart(width, height, [], peak, baseline=top + plot_h)
+    if not data:
+        return chart
+    slot = plot_w / len(data)
+    gap = min(2.0, slot * 0.2)
+    for i, (day, count) in enumerate(data):
+        h = plot_h * count / peak if peak else 0.0
+        chart.bars.append(Bar(round(left + i * slot + gap / 2, 2), round(top + plot_h - h, 2),
+                              round(max(slot - gap, 0.5), 2), round(h, 2), day, count))
+    step = max(1, math.ceil(len(data) / 8))
+    chart.ticks = [(round(left + i * slot + slot / 2, 2), day.strftime("%b %-d"))
+                   for i, (day, _) in enumerate(data) if i % step == 0]
+    return chart
+
+
+# --- review ---------------------------------------------------------------------------------
+
+def change_status(reg: Registration, to_status: str, organizer: Organizer) -> bool:
+    """Approve, waitlist or decline one registration; False when it already had that status."""
+    if to_status not in DECISIONS:
+        raise ServiceError("Unknown decision.")
+    if reg.status == to_status:
+        return False
+    if reg.status not in DECIDABLE_FROM:
+        raise ServiceError("This registration was withdrawn by the registrant; it cannot be "
+                           "approved, waitlisted or declined.")
+    db.session.add(AuditEntry(registration_id=reg.id, organizer_id=organizer.id,
+                              actor="organizer", action="status_changed",
+                              from_status=reg.status, to_status=to_status))
+    reg.status = to_status
+    return True
+
+
+@dataclass
+class BulkResult:
+    changed: int
+    unchanged: int
+
+
+def bulk_change_status(event: Event, to_status: str, organizer: Organizer, *,
+                       ids: Iterable[int] | None = None,
+                       filters: ListFilters | None = None) -> BulkResult:
+    """Apply a decision to the chosen ids, or to everything ``filters`` match, in the event.
+
+    Set-based: one locking SELECT, then one UPDATE and one multi-row INSERT into the audit
+    log per chunk of ids, however many rows change. Withdrawn registrations and those that
+    already have the status are left alone and counted as unchanged.
+    """
+    if to_status not in DECISIONS:
+        raise ServiceError("Unknown decision.")
+    if ids is None and filters is None:
+        raise ServiceError("Choose registrations first.")
+    conds = filter_conditions(event.id, filters or ListFilters())
+    if ids is not None:
+        id_list = sorted({int(i) for i in ids})
+        if not id_list:
+            raise ServiceError("Choose at least one registration.")
+        if len(id_list) > 5000:
+            raise ServiceError("Choose at most 5000 registrations at once, or apply the "
+                               "decision to everything the filters match.")
+        conds.append(Registration.id.in_(id_list))
+        matched = db.session.scalar(select(func.count(Registration.id)).where(*conds)) or 0
+    else:
+        matched = db.session.scalar(select(func.count(Registration.id)).where(*conds)) or 0
+    rows = db.session.execute(
+        select(Registration.id, Registration.status)
+        .where(*conds, Registration.status.in_(DECIDABLE_FROM), Registration.status != to_status)
+        .order_by(Registration.id).with_for_update()).all()
+    now = utcnow()
+    for start in range(0, len(rows), BULK_CHUNK):
+        chunk = rows[start:start + BULK_CHUNK]
+        db.session.execute(insert(AuditEntry), [
+            {"registration_id": rid, "organizer_id": organizer.id, "actor": "organizer",
+             "action": "status_changed", "from_status": status, "to_status": to_status,
+             "detail": "bulk", "at": now} for rid, status in chunk])
+        db.session.execute(
+            update(Registration).where(Registration.id.in_([rid for rid, _ in chunk]))
+            .values(status=to_status, updated_at=now).execution_options(
+                synchronize_session=False))
+    db.session.expire_all()
+    return BulkResult(changed=len(rows), unchanged=matched - len(rows))
+
+
+def add_note(reg: Registration, organizer: Organizer, body: str) -> OrganizerNote:
+    body = body.strip()
+    if not body:
+        raise ServiceError("The note is empty.")
+    note = OrganizerNote(registration_id=reg.id, organizer_id=organizer.id, body=body)
+    db.session.add(note)
+    return note
+
+
+@dataclass
+class AuditLine:
+    entry: AuditEntry
+    organizer_name: str | None
+
+
+@dataclass
+class NoteLine:
+    note: OrganizerNote
+    organizer_name: str | None
+
+
+@dataclass
+class Detail:
+    reg: Registration
+    audit: list[AuditLine]
+    notes: list[NoteLine]
+    duplicates: list[duplicates.Warning]
+
+
+def registration_detail(reg: Registration) -> Detail:
+    """Everything the detail page shows (a fixed number of queries)."""
+    who = aliased(Organizer)
+    audit = [AuditLine(entry, name) for entry, name in db.session.execute(
+        select(AuditEntry, who.name).outerjoin(who, who.id == AuditEntry.organizer_id)
+        .where(AuditEntry.registration_id == reg.id).order_by(AuditEntry.at, AuditEntry.id))]
+    notes = [NoteLine(note, name) for note, name in db.session.execute(
+        select(OrganizerNote, who.name).outerjoin(who, who.id == OrganizerNote.organizer_id)
+        .where(OrganizerNote.registration_id == reg.id).order_by(OrganizerNote.id))]
+    return Detail(reg, audit, notes, duplicates.find_for(reg))
+
+
+# --- on someone's behalf --------------------------------------------------------------------
+
+def _registration_values(event: Event, data: dict[str, Any], now: dt.datetime,
+                         source: str = "organizer") -> dict[str, Any]:
+    values = {k: v for k, v in data.items() if k != "interests"}
+    values.update(
+        {f"interest_{code}": code in data["interests"] for code, _ in INTERESTS},
+        event_id=event.id,
+        email_normalized=data["email"].lower(),
+        status=RegistrationStatus.SUBMITTED.value,
+        source=source,
+        consent_at=now,
+        consent_notice_version=current_app.config["PRIVACY_NOTICE_VERSION"],
+        created_at=now,
+        updated_at=now,
+    )
+    return values
+
+
+@dataclass
+class AddResult:
+    registration_id: int
+    outbox_ids: list[int | None]
+
+
+def add_registration(event: Event, data: dict[str, Any], organizer: Organizer, *,
+                     send_mail: bool = True) -> AddResult:
+    """Register someone for ``event`` on their behalf (whether or not the event is open).
+
+    The registrant's consent was collected by the organizer (the form asks them to confirm
+    it). With ``send_mail`` the registrant receives the usual confirmation with their
+    private manage link.
+    """
+    existing = db.session.scalar(select(Registration.id).where(
+        Registration.event_id == event.id,
+        Registration.email_normalized == data["email"].lower()))
+    if existing is not None:
+        raise DuplicateRegistration(existing, data["email"])
+    token, token_hash = new_token()
+    reg = Registration(**_registration_values(event, data, utcnow()), manage_token_hash=token_hash)
+    try:
+        with db.session.begin_nested():
+            db.session.add(reg)
+    except IntegrityError as exc:  # registered by someone else a moment ago
+        raise ServiceError(f"{data['email']} was registered a moment ago; reload.") from exc
+    db.session.add(AuditEntry(registration_id=reg.id, organizer_id=organizer.id,
+                              actor="organizer", action="submitted", to_status=reg.status,
+                              detail="source=organizer"))
+    outbox = [registration_services.queue_received_mail(reg, token)] if send_mail else []
+    return AddResult(reg.id, outbox)
+
+
+def correct_registration(reg: Registration, data: dict[str, Any],
+                         organizer: Organizer) -> list[str]:
+    """Correct a registration (email included); return the names of the changed fields."""
+    changed: list[str] = []
+    new_email = data.get("email")
+    if new_email and new_email.lower() != reg.email_normalized:
+        clash = db.session.scalar(select(Registration.id).where(
+            Registration.event_id == reg.event_id,
+            Registration.email_normalized == new_email.lower(), Registration.id != reg.id))
+        if clash is not None:
+            raise DuplicateRegistration(clash, new_email)
+        reg.email, reg.email_normalized = new_email, new_email.lower()
+        changed.append("email")
+        db.session.add(AuditEntry(registration_id=reg.id, organizer_id=organizer.id,
+                                  actor="organizer", action="edited", detail="changed: email"))
+    elif new_email and new_email != reg.email:
+        reg.email = new_email
+        changed.append("email")
+    changed += registration_services.update(reg, data, actor="organizer",
+                                            organizer_id=organizer.id)
+    return changed
+
+
+def bulk_insert_registrations(event: Event, rows: list[dict[str, Any]],
+                              organizer: Organizer) -> int:
+    """Insert already validated, duplicate-free rows (the CSV import); no mail is sent."""
+    now = utcnow()
+    regs = []
+    for data in rows:
+        _, token_hash = new_token()  # nobody knows this link; "resend link" issues a new one
+        regs.append(Registration(**_registration_values(event, data, now, "import"),
+                                 manage_token_hash=token_hash))
+    db.session.add_all(regs)
+    db.session.flush()
+    db.session.execute(insert(AuditEntry), [
+        {"registration_id": r.id, "organizer_id": organizer.id, "actor": "organizer",
+         "action": "submitted", "to_status": r.status, "detail": "source=import", "at": now}
+        for r in regs])
+    return len(regs)
+
+
+def events_with_counts() -> list[tuple[Event, int]]:
+    """Every event (published or not) with its number of registrations, soonest first."""
+    counts = (select(Registration.event_id, func.count(Registration.id).label("n"))
+              .group_by(Registration.event_id).subquery())
+    rows = db.session.execute(
+        select(Event, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, and_(counts.c.event_id == Event.id))
+        .order_by(Event.start_date, Event.id))
+    return [(event, int(n)) for event, n in rows]

@@ -1,0 +1,358 @@
+"""Review workflow: dashboard, list (search, filters, sort, paging), detail, decisions, notes,
+duplicate warnings, and registrations added or corrected on someone's behalf."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from sqlalchemy import event, select
+
+from ciie_rsvp.extensions import db
+from ciie_rsvp.models import AuditEntry, Registration
+from ciie_rsvp.organizer.duplicates import canonical_email, company_key
+from tests.conftest import csrf_from, valid_registration
+
+DAY = dt.timedelta(days=1)
+
+
+def _status(app, reg_id):
+    with app.app_context():
+        return db.session.get(Registration, reg_id).status
+
+
+def _ids_on(html):
+    return [int(i) for i in re.findall(r'name="ids" value="(\d+)"', html)]
+
+
+def test_event_dashboard_counts_and_svg_chart(client, login_organizer, make_event,
+                                              make_registration):
+    slug = make_event()
+    start = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)
+    make_registration(slug, created_at=start, county="Los Angeles", status="approved",
+                      interests=["exhibit", "delegation"])
+    make_registration(slug, created_at=start + 2 * DAY, sector="automobile",
+                      interests=["delegation"])
+    make_registration(slug, created_at=start + 2 * DAY, county="Los Angeles",
+                      interests=["matchmaking"])
+    login_organizer()
+    resp = client.get(f"/organizer/events/{slug}")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "<strong>3</strong> registrations" in html
+    assert "<svg" in html and html.count('class="bar"') == 3  # 3 days, the gap day drawn as 0
+    assert "2030-03-02: 0" in html and "2030-03-03: 2" in html
+    assert 'style="' not in html and "<script" not in html  # CSP: no inline style or script
+    counts = dict(re.findall(r"(Los Angeles|Fresno)\s*</a></th><td class=\"num\">(\d+)", html))
+    assert counts == {"Los Angeles": "2", "Fresno": "1"}
+    assert re.search(r"Join the California delegation\s*</a></th><td class=\"num\">2", html)
+    assert re.search(r"Approved\s*</a></th><td class=\"num\">1", html)
+
+
+def test_list_search_filter_sort_paginate(client, login_organizer, make_event, make_registration):
+    slug = make_event()
+    base = dt.datetime(2030, 1, 10, tzinfo=dt.UTC)
+    a = make_registration(slug, company="Pacific Robotics LLC", first_name="Ann",
+                          last_name="Zhou", email="ann@pacbot.example.com", created_at=base,
+                          sector="intelligent_industry_it", county="San Diego")
+    b = make_registration(slug, company="上海进出口贸易有限公司", first_name="晓明",
+                          last_name="王", email="wang@example.cn", created_at=base + DAY,
+                          interests=["matchmaking"])
+    c = make_registration(slug, company="Central Valley Growers", email="cv_100%@grow.example",
+                          created_at=base + 5 * DAY, status="approved")
+    login_organizer()
+    url = f"/organizer/events/{slug}/registrations"
+
+    def ids(**params):
+        resp = client.get(url, query_string=params)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return _ids_on(resp.get_data(as_text=True))
+
+    assert ids() == [c, b, a]  # newest first
+    assert ids(q="robotics") == [a]  # company, case-insensitive
+    assert ids(q="ann zhou") == [a]  # contact name, every word must match
+    assert ids(q="WANG@EXAMPLE") == [b]  # email
+    assert ids(q="进出口") == [b]
+    assert ids(q="100%") == [c] and ids(q="%") == [c] and ids(q="_") == [c]  # LIKE escaped
+    assert ids(status="approved") == [c]
+    assert ids(sector="intelligent_industry_it") == [a]
+    assert ids(county="San Diego") == [a]
+    assert ids(interest="matchmaking") == [b]
+    assert ids(date_from="2030-01-11", date_to="2030-01-11") == [b]
+    assert ids(date_from="2030-01-11") == [c, b]
+    assert ids(sort="company", direction="asc") == [c, a, b]
+    assert ids(sort="name", direction="asc", per_page="25") == [c, a, b]  # Lopez, Zhou, 王
+    first = ids(per_page="25", page="1")
+    assert first == [c, b, a]
+    assert ids(page="99") == [c, b, a]  # clamped to the last page
+
+
+def test_list_pagination_pages(client, login_organizer, make_event, make_registration):
+    slug = make_event()
+    made = [make_registration(slug, created_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC) + i * DAY)
+            for i in range(30)]
+    login_organizer()
+    url = f"/organizer/events/{slug}/registrations"
+    p1 = client.get(url, query_string={"per_page": 25}).get_data(as_text=True)
+    p2 = client.get(url, query_string={"per_page": 25, "page": 2}).get_data(as_text=True)
+    assert _ids_on(p1) == made[::-1][:25] and _ids_on(p2) == made[::-1][25:]
+    assert "page 1 of 2" in p1 and 'rel="next"' in p1 and 'rel="prev"' in p2
+
+
+@pytest.mark.parametrize("params", [{"status": "bogus"}, {"date_from": "yesterday"},
+                                    {"page": "-3"}, {"per_page": "100000"}, {"sort": "password"},
+                                    {"date_from": "2030-02-02", "date_to": "2030-01-01"},
+                                    {"q": "x" * 300}])
+def test_bad_list_parameters_are_400(client, login_organizer, make_event, params):
+    slug = make_event()
+    login_organizer()
+    resp = client.get(f"/organizer/events/{slug}/registrations", query_string=params)
+    assert resp.status_code == 400
+    assert "not valid" in resp.get_data(as_text=True)
+
+
+def test_list_page_is_a_fixed_number_of_queries(app, client, login_organizer, make_event,
+                                                make_registration):
+    slug = make_event()
+    login_organizer()
+    url = f"/organizer/events/{slug}/registrations"
+
+    def queries():
+        statements = []
+        with app.app_context():
+            engine = db.engine
+
+        def count(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("SELECT"):
+                statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get(url, query_string={"per_page": 100}).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(statements)
+
+    make_registration(slug)
+    few = queries()
+    for _ in range(20):
+        make_registration(slug)
+    assert queries() == few <= 5
+
+
+def test_detail_single_decision_and_audit(app, client, login_organizer, make_event,
+                                          make_registration):
+    slug = make_event()
+    reg_id = make_registration(slug, company="Pacific Robotics LLC")
+    login_organizer()
+    page = client.get(f"/organizer/registrations/{reg_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Pacific Robotics LLC" in html and "Olivia Organizer" in html
+    resp = client.post(f"/organizer/registrations/{reg_id}/status",
+                       data={"csrf_token": csrf_from(html), "status": "waitlisted"})
+    assert resp.status_code == 303 and _status(app, reg_id) == "waitlisted"
+    html = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    client.post(f"/organizer/registrations/{reg_id}/status",
+                data={"csrf_token": csrf_from(html), "status": "approved"})
+    html = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    assert re.search(r"Olivia Organizer</td>\s*<td>status changed</td>\s*<td>submitted</td>"
+                     r"<td>waitlisted</td>", html)
+    assert re.search(r"<td>waitlisted</td><td>approved</td>", html)
+    with app.app_context():
+        rows = db.session.execute(select(AuditEntry.from_status, AuditEntry.to_status,
+                                         AuditEntry.organizer_id).where(
+            AuditEntry.registration_id == reg_id).order_by(AuditEntry.id)).all()
+    assert [(f, t) for f, t, _ in rows] == [("submitted", "waitlisted"), ("waitlisted", "approved")]
+    assert all(o is not None for _, _, o in rows)
+
+
+def test_decisions_need_post_csrf_and_a_known_status(app, client, login_organizer, make_event,
+                                                     make_registration):
+    slug = make_event()
+    reg_id = make_registration(slug)
+    login_organizer()
+    assert client.get(f"/organizer/registrations/{reg_id}/status").status_code == 405
+    assert client.post(f"/organizer/registrations/{reg_id}/status",
+                       data={"status": "approved"}).status_code == 400
+    token = csrf_from(client.get(f"/organizer/registrations/{reg_id}").get_data(True))
+    assert client.post(f"/organizer/registrations/{reg_id}/status",
+                       data={"csrf_token": token, "status": "withdrawn"}).status_code == 400
+    assert client.get("/organizer/registrations/999999").status_code == 404
+    assert _status(app, reg_id) == "submitted"
+
+
+def test_withdrawn_registration_cannot_be_approved(app, client, login_organizer, make_event,
+                                                   make_registration):
+    slug = make_event()
+    reg_id = make_registration(slug, status="withdrawn")
+    login_organizer()
+    token = csrf_from(client.get(f"/organizer/registrations/{reg_id}").get_data(True))
+    resp = client.post(f"/organizer/registrations/{reg_id}/status",
+                       data={"csrf_token": token, "status": "approved"}, follow_redirects=True)
+    assert "withdrawn by the registrant" in resp.get_data(as_text=True)
+    assert _status(app, reg_id) == "withdrawn"
+
+
+def test_bulk_decision_on_selected_and_on_filtered_set(app, client, login_organizer, make_event,
+                                                       make_registration):
+    slug = make_event()
+    la = [make_registration(slug, county="Los Angeles") for _ in range(3)]
+    fresno = [make_registration(slug, county="Fresno") for _ in range(2)]
+    gone = make_registration(slug, county="Los Angeles", status="withdrawn")
+    other_event = make_event()
+    foreign = make_registration(other_event, county="Los Angeles")
+    login_organizer()
+    url = f"/organizer/events/{slug}/registrations"
+    html = client.get(url).get_data(as_text=True)
+    resp = client.post(f"{url}/bulk", data={"csrf_token": csrf_from(html), "decision": "declined",
+                                            "scope": "selected", "ids": [fresno[0], foreign]})
+    assert resp.status_code == 303
+    assert _status(app, fresno[0]) == "declined" and _status(app, foreign) == "submitted"
+
+    html = client.get(url, query_string={"county": "Los Angeles"}).get_data(as_text=True)
+    assert sorted(_ids_on(html)) == sorted([*la, gone])
+    resp = client.post(f"{url}/bulk", data={"csrf_token": csrf_from(html), "decision": "approved",
+                                            "scope": "filtered", "county": "Los Angeles"})
+    assert resp.status_code == 303 and "county=Los+Angeles" in resp.headers["Location"]
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "3 registrations approved; 1 left unchanged." in page
+    assert [_status(app, i) for i in la] == ["approved"] * 3
+    assert _status(app, gone) == "withdrawn" and _status(app, fresno[1]) == "submitted"
+    assert _status(app, foreign) == "submitted"
+    with app.app_context():
+        audited = db.session.scalars(select(AuditEntry.registration_id).where(
+            AuditEntry.to_status == "approved", AuditEntry.detail == "bulk")).all()
+    assert sorted(audited) == sorted(la)
+    # nothing ticked: a clear message, nothing changed
+    resp = client.post(f"{url}/bulk", data={"csrf_token": csrf_from(html), "decision": "approved",
+                                            "scope": "selected"}, follow_redirects=True)
+    assert "Tick at least one registration" in resp.get_data(as_text=True)
+
+
+def test_notes(app, client, login_organizer, make_event, make_registration):
+    slug = make_event()
+    reg_id = make_registration(slug)
+    login_organizer()
+    html = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    resp = client.post(f"/organizer/registrations/{reg_id}/notes",
+                       data={"csrf_token": csrf_from(html), "body": "Called her; <b>keen</b>.\nOK"})
+    assert resp.status_code == 303
+    html = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    assert "Called her; &lt;b&gt;keen&lt;/b&gt;.\nOK" in html
+    resp = client.post(f"/organizer/registrations/{reg_id}/notes",
+                       data={"csrf_token": csrf_from(html), "body": "   "})
+    assert resp.status_code == 422 and "The note is empty." in resp.get_data(as_text=True)
+
+
+def test_email_and_company_keys():
+    assert canonical_email("Maria.Lopez+ciie@GMail.com") == "marialopez@gmail.com"
+    assert canonical_email("m.a.r.i.a.lopez@googlemail.com") == "marialopez@gmail.com"
+    assert canonical_email("maria.lopez+x@almonds.com") == "maria.lopez@almonds.com"
+    assert company_key("Golden State Almond Growers, Inc.") == company_key(
+        "golden-state almond growers LLC")
+    assert company_key("上海进出口贸易有限公司") == company_key("上海进出口贸易")
+    assert company_key("The Acme Co.") == company_key("ACME")
+
+
+def test_duplicate_warnings_on_detail_page(client, login_organizer, make_event,
+                                           make_registration):
+    slug = make_event()
+    me = make_registration(slug, company="Golden State Almond Growers, Inc.",
+                           email="maria.lopez@gmail.com", website="")
+    plus = make_registration(slug, company="Other Co", email="Maria.Lopez+ciie@gmail.com")
+    spelled = make_registration(slug, company="Golden-State Almond Growers LLC",
+                                email="sales@gsag.com")
+    domain_me = make_registration(slug, company="GSAG", email="a@gsag.com",
+                                  website="https://www.gsag.com")
+    domain_other = make_registration(slug, company="Unrelated Widgets",
+                                     email="b@widgets.org",
+                                     website="https://shop.gsag.com/about")
+    unrelated = make_registration(slug, company="Sierra Solar", email="x@sierrasolar.com")
+    login_organizer()
+    html = client.get(f"/organizer/registrations/{me}").get_data(as_text=True)
+    assert "Possible duplicates" in html
+    linked = {int(i) for i in re.findall(r'/organizer/registrations/(\d+)"', html)}
+    assert plus in linked and spelled in linked and unrelated not in linked
+    assert "reaches the same mailbox" in html and "looks like the same company" in html
+    html = client.get(f"/organizer/registrations/{domain_me}").get_data(as_text=True)
+    linked = {int(i) for i in re.findall(r'/organizer/registrations/(\d+)"', html)}
+    assert domain_other in linked and spelled in linked  # gsag.com web domain
+    assert "same company web domain (gsag.com)" in html
+    html = client.get(f"/organizer/registrations/{unrelated}").get_data(as_text=True)
+    assert "Possible duplicates" not in html
+
+
+def _form_data(html, **overrides):
+    data = valid_registration(**overrides)
+    data.pop("consent", None)
+    data["csrf_token"] = csrf_from(html)
+    return data
+
+
+def test_add_on_behalf_uses_public_validation_and_refuses_duplicates(
+        app, client, login_organizer, make_event, mailbox):
+    slug = make_event(registration_closes_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    login_organizer()
+    url = f"/organizer/events/{slug}/registrations/new"
+    html = client.get(url).get_data(as_text=True)
+    bad = client.post(url, data=_form_data(html, phone="12", consent_given=None))
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    assert "phone number" in text and "agreed to the privacy notice" in text
+    resp = client.post(url, data={**_form_data(html, first_name="晓明", last_name="王"),
+                                  "consent": "y", "send_mail": "y"})
+    assert resp.status_code == 303  # even though public registration is closed
+    with app.app_context():
+        reg = db.session.scalar(select(Registration))
+        assert (reg.source, reg.first_name, reg.phone) == ("organizer", "晓明", "+12135550142")
+        assert db.session.scalar(select(AuditEntry.organizer_id)) is not None
+    [msg] = mailbox()
+    assert "maria.lopez@almonds.example.com" in msg["To"]
+    again = client.post(url, data={**_form_data(html, email="MARIA.LOPEZ@almonds.example.com"),
+                                   "consent": "y"})
+    assert again.status_code == 409 and "already registered" in again.get_data(as_text=True)
+
+
+def test_correct_on_behalf(app, client, login_organizer, make_event, make_registration):
+    slug = make_event()
+    reg_id = make_registration(slug, email="typo@exmaple.com")
+    taken = make_registration(slug, email="taken@example.com")
+    login_organizer()
+    url = f"/organizer/registrations/{reg_id}/edit"
+    html = client.get(url).get_data(as_text=True)
+    assert 'value="typo@exmaple.com"' in html
+    resp = client.post(url, data=_form_data(html, email="taken@example.com"))
+    assert resp.status_code == 422 and "already registered" in resp.get_data(as_text=True)
+    resp = client.post(url, data=_form_data(html, email="fixed@example.com",
+                                            company="Golden State Almonds"))
+    assert resp.status_code == 303
+    with app.app_context():
+        reg = db.session.get(Registration, reg_id)
+        assert (reg.email, reg.email_normalized, reg.company) == (
+            "fixed@example.com", "fixed@example.com", "Golden State Almonds")
+        details = db.session.scalars(select(AuditEntry.detail).where(
+            AuditEntry.registration_id == reg_id)).all()
+    assert "changed: email" in details and any("company" in d for d in details)
+    assert taken
+
+
+def test_bad_bulk_input_and_empty_dashboard_are_not_500s(app, client, login_organizer,
+                                                         make_event, make_registration):
+    slug = make_event()
+    login_organizer()
+    html = client.get(f"/organizer/events/{slug}").get_data(as_text=True)
+    assert "No registrations yet." in html and "<strong>0</strong>" in html
+    reg_id = make_registration(slug)
+    url = f"/organizer/events/{slug}/registrations"
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    for data in ({"decision": "approved", "scope": "selected", "ids": ["abc"]},
+                 {"decision": "promoted", "scope": "filtered"},
+                 {"decision": "approved", "scope": "everything"},
+                 {"decision": "approved", "scope": "filtered", "date_from": "soon"}):
+        resp = client.post(f"{url}/bulk", data={"csrf_token": token, **data})
+        assert resp.status_code in (303, 400), (data, resp.status_code)
+    assert _status(app, reg_id) == "submitted"
+    assert client.get("/organizer/events/no-such-event").status_code == 404
+    assert client.get("/organizer/events/no-such-event/registrations").status_code == 404
