@@ -403,6 +403,7 @@ def export_registrations(slug: str, fmt: str, status: str | None, output: str | 
     import getpass
     import os
 
+    from .invitations.exports import ATTENDEE_COLUMNS
     from .organizer import exports
     from .organizer.services import ListFilters
     from .registration.services import get_event
@@ -413,7 +414,7 @@ def export_registrations(slug: str, fmt: str, status: str | None, output: str | 
     filters = ListFilters(status=status or "", sort="created", direction="asc")
     path = output or exports.filename_for(event, fmt, filters)
     total = exports.count_rows(event.id, filters)
-    table = exports.registration_table(event.id, filters)
+    table = exports.registration_table(event.id, filters, ATTENDEE_COLUMNS)
     tmp = f"{path}.partial"
     bar: Any = (contextlib.nullcontext(None) if quiet else
                 click.progressbar(length=total, label=f"Exporting {total} registrations",

@@ -478,17 +478,24 @@ def test_remind_reaches_only_non_responders_once_per_round(smtp_app, smtp_server
         RSVP_LINK.search(text_body(m)).group(1) for m in smtp_server.parsed()[:3]}
 
 
-def test_export_helper_gives_rsvp_columns(smtp_app, client, invited):
+def test_attendee_list_exports_carry_rsvp_columns(smtp_app, client, invited, make_invitee,
+                                                  tmp_path):
+    import csv
+
     slug, token, reg_id = invited()
+    never = make_invitee(slug, email="never@example.com", status="submitted")
     html = client.get(f"/rsvp/{token}").get_data(as_text=True)
     client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html), "answer": "accepted"})
-    with smtp_app.app_context():
-        headers = [h for _, h in services.rsvp_columns()]
-        assert headers[:4] == ["Invited at", "Invitation delivery", "Invitation opened at",
-                               "RSVP"]
-        values = services.rsvp_values(event_of(slug))[reg_id]
-        assert values["rsvp_answer"] == "accepted" and values["rsvp_delivery"] == "sent"
-        assert values["rsvp_opened_at"] is not None
+    out = tmp_path / "list.csv"
+    result = smtp_app.test_cli_runner().invoke(args=[
+        "export", "registrations", "--event", slug, "--format", "csv", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {int(r["Registration ID"]): r
+            for r in csv.DictReader(out.read_text("utf-8-sig").splitlines())}
+    assert rows[reg_id]["RSVP"] == "accepted" and rows[reg_id]["Invitation delivery"] == "sent"
+    assert rows[reg_id]["Invitation opened at (UTC)"] and rows[reg_id]["Invited at (UTC)"]
+    assert rows[reg_id]["Guests"] == "0"
+    assert rows[never]["RSVP"] == "" and rows[never]["Invitation delivery"] == ""
 
 
 def test_withdrawn_registration_cannot_answer_and_is_not_reminded(smtp_app, smtp_server, client,

@@ -700,34 +700,3 @@ def invitation_rows(event: Event, *, rsvp: str | None = None,
                       msg.sent_at if msg else None)
         for inv, reg, msg in db.session.execute(query)
     ]
-
-
-RSVP_COLUMNS: list[tuple[str, str]] = [
-    ("rsvp_invited_at", "Invited at"),
-    ("rsvp_delivery", "Invitation delivery"),
-    ("rsvp_opened_at", "Invitation opened at"),
-    ("rsvp_answer", "RSVP"),
-    ("rsvp_guests", "Guests"),
-    ("rsvp_responded_at", "RSVP answered at"),
-]
-
-
-def rsvp_columns() -> list[tuple[str, str]]:
-    """(key, human header) of the RSVP columns the attendee-list exports append."""
-    return list(RSVP_COLUMNS)
-
-
-def rsvp_values(event: Event) -> dict[int, dict[str, Any]]:
-    """RSVP column values per registration id (registrations never invited are absent)."""
-    return {
-        row.registration_id: {
-            "rsvp_invited_at": row.invited_at,
-            "rsvp_delivery": row.delivery,
-            "rsvp_opened_at": row.opened_at,
-            "rsvp_answer": "no answer" if row.rsvp == RsvpAnswer.PENDING else row.rsvp,
-            "rsvp_guests": row.guests,
-            "rsvp_responded_at": row.responded_at,
-        }
-        for row in invitation_rows(event)
-    }
-
