@@ -89,8 +89,10 @@ def answer(token: str) -> Response | tuple[str, int]:
 
 
 @bp.get("/rsvp/<token>/thanks")
-def thanks(token: str) -> str:
+def thanks(token: str) -> str | Response:
     inv = _invitation_or_404(token)
+    if inv.rsvp == "pending":  # nothing to thank for yet
+        return redirect(url_for(".show", token=token), code=303)
     with _in_language_of(inv) as lang:
         return render_template("rsvp/thanks.html", inv=inv, token=token,
                                event_name=services.event_data(inv.event, lang)["name"],
