@@ -48,9 +48,20 @@ def deferred_transactions() -> Iterator[None]:
         _immediate.reset(token)
 
 
-def mark_immediate() -> None:
-    """Make the rest of this context (a request) begin SQLite transactions immediately."""
-    _immediate.set(True)
+def mark_immediate() -> contextvars.Token[bool]:
+    """Make the rest of this request begin SQLite transactions immediately.
+
+    Worker threads serve many requests in the same context: hand the returned token to
+    :func:`unmark_immediate` when the request ends.
+    """
+    return _immediate.set(True)
+
+
+def unmark_immediate(token: contextvars.Token[bool]) -> None:
+    try:
+        _immediate.reset(token)
+    except ValueError:  # set in another context (a copied one); just switch it off
+        _immediate.set(False)
 
 
 def configure_engine(engine: Engine, statement_timeout_ms: int) -> None:

@@ -55,3 +55,14 @@ def test_server_processes_racing_on_one_database(app, app_config, make_event, tm
         if db.engine.dialect.name == "sqlite":
             assert db.session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
             assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_write_lock_mode_ends_with_the_request(app, client, make_event):
+    """A POST begins SQLite transactions immediately; the next GET in the thread does not."""
+    from ciie_rsvp.database import _immediate
+
+    slug = make_event()
+    client.post(f"/events/{slug}/register", data={})
+    assert _immediate.get() is False
+    client.get("/")
+    assert _immediate.get() is False

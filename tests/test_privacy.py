@@ -87,3 +87,38 @@ def test_retention_purge_is_a_dry_run_by_default(app, register, make_event, runn
         erased = db.session.scalars(select(Registration).where(
             Registration.erased_at.isnot(None))).all()
         assert len(erased) == 2 and all(r.email == "" for r in erased)
+
+
+def test_organizer_processes_a_written_request(app, client, register, make_event, mailbox,
+                                               make_organizer):
+    from tests.conftest import sign_in
+
+    slug = make_event()
+    register(slug)
+    with app.app_context():
+        reg_id = db.session.scalar(select(Registration.id))
+    staff = make_organizer("staff")
+    sign_in(client, staff)
+    page = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    resp = client.post(f"/organizer/registrations/{reg_id}/data",
+                       data={"csrf_token": csrf_from(page)})
+    assert resp.status_code == 200
+    assert json.loads(resp.get_data(as_text=True))["registration"]["last_name"] == "Lopez"
+    assert client.post(f"/organizer/registrations/{reg_id}/erase",
+                       data={"csrf_token": csrf_from(page), "confirm": "y"}).status_code == 403
+    client.post("/organizer/logout", data={"csrf_token": csrf_from(page)})
+    sign_in(client, make_organizer("admin"))
+    page = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    assert client.post(f"/organizer/registrations/{reg_id}/erase",
+                       data={"csrf_token": csrf_from(page)}).status_code == 400
+    resp = client.post(f"/organizer/registrations/{reg_id}/erase",
+                       data={"csrf_token": csrf_from(page), "confirm": "y"})
+    assert resp.status_code == 303
+    assert "Personal data erased on" in client.get(resp.headers["Location"]).get_data(True)
+    with app.app_context():
+        reg = db.session.get(Registration, reg_id)
+        assert reg.erased_at is not None and reg.last_name == ""
+        audit = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.registration_id == reg_id).order_by(AuditEntry.id)).all()
+        assert [a.action for a in audit][-2:] == ["data_exported", "erased"]
+        assert audit[-1].organizer_id is not None

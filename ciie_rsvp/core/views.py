@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, redirect, render_template, request, session, url_for
+from flask import Flask, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.wrappers import Response
 
-from ..database import mark_immediate
+from ..database import mark_immediate, unmark_immediate
 from ..extensions import db
 from ..i18n import normalize_tag
 from . import bp
@@ -56,7 +56,7 @@ def register_request_guards(app: Flask) -> None:
     @app.before_request
     def _guards() -> None:
         if request.method in WRITE_METHODS:
-            mark_immediate()
+            g.sqlite_immediate = mark_immediate()
             # urlencoded bodies are not counted by Werkzeug's MAX_FORM_PARTS
             limit = app.config["MAX_FORM_FIELDS"]
             if request.mimetype == "application/x-www-form-urlencoded" and (
@@ -64,6 +64,12 @@ def register_request_guards(app: Flask) -> None:
                 or sum(len(v) for v in request.form.listvalues()) > limit * 5
             ):
                 raise BadRequest(_("This form has far too many fields."))
+
+    @app.teardown_request
+    def _end_immediate(_exc: BaseException | None) -> None:
+        token = g.pop("sqlite_immediate", None)
+        if token is not None:
+            unmark_immediate(token)
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -5,6 +5,7 @@ Every route is behind ``organizer_required``; every change is a CSRF-protected P
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -23,11 +24,13 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from .. import privacy
 from ..database import deferred_transactions, immediate_transactions
 from ..extensions import csrf, db
 from ..models import Event, Registration
 from ..outbox import dispatch
 from ..registration import services as registration_services
+from ..registration.forms import EraseForm
 from . import accounts, bp, exports, imports, services
 from .auth import current_organizer, organizer_required
 from .forms import (
@@ -200,6 +203,37 @@ def decide(reg_id: int) -> BaseResponse:
         return redirect(url_for(".registration", reg_id=reg_id), code=303)
     db.session.commit()
     flash(f"Registration {form.status.data}." if changed else "Nothing changed.", "success")
+    return redirect(url_for(".registration", reg_id=reg_id), code=303)
+
+
+@bp.post("/registrations/<int:reg_id>/data")
+@organizer_required()
+def registration_data(reg_id: int) -> BaseResponse:
+    """A registrant's data for a request that came in by letter or email (audited)."""
+    reg = _registration_or_404(reg_id)
+    if not PostForm().validate_on_submit():
+        abort(400, description=FORM_EXPIRED)
+    data = privacy.personal_data(reg)
+    privacy.record_access(reg, actor="organizer", organizer_id=current_organizer().id)
+    db.session.commit()
+    return Response(json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="registration-{reg_id}.json"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.post("/registrations/<int:reg_id>/erase")
+@organizer_required("admin")
+def erase_registration(reg_id: int) -> BaseResponse:
+    """Erase a registrant's personal data on their request (admins; audited)."""
+    reg = _registration_or_404(reg_id)
+    form = EraseForm()
+    if not form.validate_on_submit():
+        abort(400, description=FORM_EXPIRED if "csrf_token" in form.errors
+              else "Tick the confirmation box to erase the personal data.")
+    privacy.erase(reg, actor="organizer", organizer_id=current_organizer().id)
+    db.session.commit()
+    flash("Personal data erased.", "success")
     return redirect(url_for(".registration", reg_id=reg_id), code=303)
 
 
