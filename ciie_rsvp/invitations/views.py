@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import abort, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import force_locale
 from werkzeug.wrappers import Response
 
@@ -61,7 +70,9 @@ def _page(inv: Invitation, token: str, form: RsvpForm, status: int = 200,
 
 @bp.get("/rsvp/<token>")
 def show(token: str) -> tuple[str, int]:
-    mark_immediate()  # the first visit records "opened"
+    # The first visit records "opened": a write, so take SQLite's write lock up front; the
+    # request guards switch that off again when the request ends.
+    g.sqlite_immediate = mark_immediate()
     inv = _invitation_or_404(token)
     if services.mark_opened(inv):
         db.session.commit()
