@@ -124,7 +124,7 @@ def _start_delivery_thread(worker: Any) -> None:
     from .outbox import run_worker
 
     app = worker.wsgi
-    if app.config.get("MAIL_DELIVERY") in ("inline", "worker") and not app.config.get(
+    if app.config.get("MAIL_DELIVERY") in ("auto", "inline", "worker") and not app.config.get(
             "BROKER_URL"):
         stop = threading.Event()
         thread = threading.Thread(target=run_worker, args=(app, stop), daemon=True,
@@ -225,7 +225,8 @@ def deliver_after_commit(ids: list[Any]) -> None:
     a delivery worker otherwise takes it from the outbox."""
     from .outbox import deliver_all, dispatch
 
-    if current_app.config.get("BROKER_URL") or current_app.config["MAIL_DELIVERY"] != "inline":
+    if current_app.config.get("BROKER_URL") or current_app.config["MAIL_DELIVERY"] not in (
+            "auto", "inline"):
         dispatch(ids)
         click.echo("handed to the delivery worker")
         return

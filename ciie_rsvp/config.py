@@ -89,7 +89,7 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAIL_REPLY_TO": env("MAIL_REPLY_TO"),
         # inline: deliver right after the request commits; worker: a background worker does it;
         # none: leave messages queued (a separate ``ciie-rsvp mail worker`` delivers them).
-        "MAIL_DELIVERY": env("MAIL_DELIVERY", "inline"),
+        "MAIL_DELIVERY": env("MAIL_DELIVERY", "auto"),
         # Delivery tuning. A claimed row's lease must outlast sending one message; a worker
         # killed mid-batch leaves its rows to others once their lease runs out.
         "MAIL_LEASE_SECONDS": env_int("MAIL_LEASE_SECONDS", 300),

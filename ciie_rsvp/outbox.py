@@ -440,9 +440,11 @@ def dispatch(ids: list[int | None]) -> None:
     """Hand freshly committed outbox rows to delivery, as configured.
 
     With a Celery broker (``BROKER_URL``) a task delivers them. Otherwise ``MAIL_DELIVERY``
-    decides: ``inline`` sends up to ``MAIL_INLINE_MAX`` of them now (after the commit, never
-    before) and leaves a bigger batch to the delivery worker; ``worker`` and ``none`` leave them
-    all to it. Delivery trouble never fails the request: the rows stay queued.
+    decides: ``auto`` (the default) wakes this process's delivery thread when it has one and
+    is ``inline`` otherwise; ``inline`` sends up to ``MAIL_INLINE_MAX`` of them now (after the
+    commit, never before) and leaves a bigger batch to the delivery worker; ``worker`` and
+    ``none`` leave them all to it. Delivery trouble never fails the request: the rows stay
+    queued.
     """
     real = [i for i in ids if i is not None]
     if not real:
@@ -455,7 +457,11 @@ def dispatch(ids: list[int | None]) -> None:
         except Exception:  # the broker is down: the periodic task or a worker picks them up
             log.exception("could not hand mail to Celery; the outbox keeps it")
         return
-    mode = current_app.config.get("MAIL_DELIVERY", "inline")
+    mode = current_app.config.get("MAIL_DELIVERY", "auto")
+    if mode == "auto":
+        # A delivery thread in this process (``ciie-rsvp serve``) sends it without making the
+        # visitor wait on the relay; without one (tests, ``flask run``) send it inline.
+        mode = "worker" if _local_workers else "inline"
     inline_max = current_app.config.get("MAIL_INLINE_MAX", 50)
     if mode == "inline":
         try:
@@ -485,6 +491,7 @@ def deliver_all(ids: list[int | None], batch: int = 50,
 
 
 _wake = threading.Event()
+_local_workers: set[int] = set()  # threads of this process running run_worker
 
 
 def wake_worker() -> None:
@@ -500,6 +507,15 @@ def run_worker(
     on_report: Callable[[DeliveryReport], None] | None = None,
 ) -> None:
     """Deliver due messages until ``stop`` is set."""
+    _local_workers.add(threading.get_ident())
+    try:
+        _run_worker(app, stop, poll_seconds=poll_seconds, batch=batch, on_report=on_report)
+    finally:
+        _local_workers.discard(threading.get_ident())
+
+
+def _run_worker(app: Flask, stop: threading.Event, *, poll_seconds: float, batch: int,
+                on_report: Callable[[DeliveryReport], None] | None) -> None:
     with app.app_context():
         while not stop.is_set():
             try:
