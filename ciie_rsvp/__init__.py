@@ -40,6 +40,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
+    if app.config.get("BROKER_URL"):
+        from .tasks import init_celery
+
+        init_celery(app)
     return app
 
 
@@ -61,12 +65,16 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .core import bp as core_bp
     from .core.views import register_request_guards
+    from .invitations import bp as rsvp_bp
+    from .invitations.admin import admin_bp as invitations_admin_bp
     from .organizer import bp as organizer_bp
     from .registration import bp as registration_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(registration_bp)
+    app.register_blueprint(rsvp_bp)
     app.register_blueprint(organizer_bp)
+    app.register_blueprint(invitations_admin_bp)
     register_request_guards(app)
 
     @app.template_filter("label")

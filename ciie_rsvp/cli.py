@@ -30,6 +30,22 @@ def main() -> None:
     """ciie-rsvp: registrations and invitations for the CIIE California delegation."""
 
 
+def writes(command: Any) -> Any:
+    """Run a command that reads then writes with SQLite write transactions that begin with
+    BEGIN IMMEDIATE (as web POSTs do): a delivery worker committing in between would otherwise
+    make its first write fail with "database is locked"."""
+    import functools
+
+    from .database import immediate_transactions
+
+    @functools.wraps(command)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with immediate_transactions():
+            return command(*args, **kwargs)
+
+    return wrapped
+
+
 def prepare_database(app: Flask, *, seed: bool) -> list[str]:
     """Bring the schema to the newest migration and (optionally) add the seed events."""
     from .seed import seed_events
@@ -45,6 +61,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(serve_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(mail_group)
+    app.cli.add_command(invitations_group)
     app.cli.add_command(organizer_group)
     app.cli.add_command(export_group)
     app.cli.add_command(retention_group)
@@ -102,11 +119,13 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
 
 
 def _start_delivery_thread(worker: Any) -> None:
-    """gunicorn hook: each web worker runs a delivery thread (claims keep them apart)."""
+    """gunicorn hook: each web worker runs a delivery thread (claims keep them apart), unless
+    a Celery broker is configured: then web servers only enqueue and Celery delivers."""
     from .outbox import run_worker
 
     app = worker.wsgi
-    if app.config.get("MAIL_DELIVERY") in ("inline", "worker"):
+    if app.config.get("MAIL_DELIVERY") in ("auto", "inline", "worker") and not app.config.get(
+            "BROKER_URL"):
         stop = threading.Event()
         thread = threading.Thread(target=run_worker, args=(app, stop), daemon=True,
                                   name="outbox-delivery")
@@ -153,6 +172,190 @@ def mail_worker(once: bool, poll: float, batch: int) -> None:
     sys.stdout.flush()
 
 
+@mail_group.command("status")
+@with_appcontext
+def mail_status() -> None:
+    """Show whether delivery is paused, and the queue's counts."""
+    from sqlalchemy import func, select
+
+    from .models import OutboxMessage
+    from .outbox import queue_state
+
+    state = queue_state()
+    if state.paused:
+        click.echo(f"PAUSED until {state.paused_until:%Y-%m-%d %H:%M:%S} UTC: {state.reason}")
+    elif state.reason:
+        click.echo(f"retrying after a relay failure: {state.reason}")
+    else:
+        click.echo("delivery running")
+    for status, n in db.session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ):
+        click.echo(f"{status}: {n}")
+
+
+@mail_group.command("resume")
+@with_appcontext
+@writes
+def mail_resume() -> None:
+    """Resume a paused queue now (after fixing the relay's credentials or TLS)."""
+    from .outbox import resume_queue
+
+    changed = resume_queue()
+    db.session.commit()
+    click.echo("delivery resumed" if changed else "delivery was not paused")
+
+
+@click.group("invitations")
+def invitations_group() -> None:
+    """Welcome invitations: preflight, send, remind, resend."""
+
+
+def _event_or_fail(slug: str) -> Any:
+    from .registration.services import get_event
+
+    event = get_event(slug)
+    if event is None:
+        raise click.ClickException(f"no event with slug {slug!r}")
+    return event
+
+
+def deliver_after_commit(ids: list[Any]) -> None:
+    """Inline delivery (the default) delivers the whole batch here, with progress; a broker or
+    a delivery worker otherwise takes it from the outbox."""
+    from .outbox import deliver_all, dispatch
+
+    if current_app.config.get("BROKER_URL") or current_app.config["MAIL_DELIVERY"] not in (
+            "auto", "inline"):
+        dispatch(ids)
+        click.echo("handed to the delivery worker")
+        return
+    total = len([i for i in ids if i is not None])
+
+    def progress(report: Any) -> None:
+        click.echo(f"delivered {report.sent + report.failed + report.retrying}/{total}: "
+                   f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
+
+    report = deliver_all(ids, progress=progress if total else None)
+    if report.relay_error:
+        click.echo(f"delivery paused: {report.relay_error}", err=True)
+
+
+def print_preflight(report: Any) -> None:
+    from .invitations.services import PROBLEMS
+
+    counts = report.counts()
+    click.echo(f"preflight of {report.template_name!r} for {report.event_slug} "
+               f"(status: {report.status})")
+    if report.template_missing:
+        click.echo("  the template has no English version: nothing can be sent")
+    click.echo(f"  selected: {counts['selected']}, ready to send: {counts['ready']}")
+    for problem, label in PROBLEMS.items():
+        if counts[problem]:
+            click.echo(f"  {label}: {counts[problem]}")
+            for check in report.samples(problem):
+                detail = f" ({check.detail})" if check.detail else ""
+                click.echo(f"    - #{check.registration_id} {check.name} <{check.email}>{detail}")
+    for check in report.samples():
+        assert check.rendered is not None
+        click.echo(f"  sample [{check.language}] to {check.address}: {check.rendered.subject}")
+
+
+@invitations_group.command("send")
+@click.option("--event", "slug", required=True, help="Event slug.")
+@click.option("--template", "template_name", default="welcome", show_default=True)
+@click.option("--status", default="approved", show_default=True,
+              help="Registrations with this status ('' for any).")
+@click.option("--dry-run", is_flag=True, help="Preflight only: render for everyone, send nothing.")
+@click.option("--chunk", default=500, show_default=True,
+              help="Recipients per transaction (a big send never holds the database long).")
+@with_appcontext
+def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
+                     chunk: int) -> None:
+    """Queue invitations for every selected registrant that passes preflight.
+
+    Recipients go in chunks: each is rendered first (reads only), then recorded and committed
+    in a short write transaction, so a big send never holds the database for long. A run that
+    stops half-way can simply be repeated: who was invited is skipped.
+    """
+    from .database import immediate_transactions
+    from .invitations import services
+
+    event = _event_or_fail(slug)
+    if dry_run:
+        report = services.preflight(event, template_name, status=status or None)
+        print_preflight(report)
+        db.session.rollback()
+        if report.template_missing:
+            sys.exit(1)
+        return
+    ids = services.recipient_ids(event, status=status or None)
+    combined = services.Preflight(event.slug, template_name, status or "any")
+    invited = skipped = 0
+    for start in range(0, max(len(ids), 1), max(chunk, 1)):
+        report, prepared = services.prepare_invitations(
+            event, template_name, status=status or None, registration_ids=ids[start:start + chunk])
+        combined.template_missing = report.template_missing
+        combined.checks.extend(report.checks)
+        db.session.rollback()  # end the read; the write below takes the lock only briefly
+        if combined.template_missing:
+            break
+        with immediate_transactions():
+            outbox_ids, count = services.record_invitations(event.id, template_name, prepared)
+            db.session.commit()
+        invited, skipped = invited + count, skipped + len(prepared) - count
+        deliver_after_commit(outbox_ids)
+    print_preflight(combined)
+    if combined.template_missing:
+        sys.exit(1)
+    click.echo(f"queued {invited} invitation(s); skipped {skipped}")
+
+
+@invitations_group.command("remind")
+@click.option("--event", "slug", required=True)
+@click.option("--round", "round_", type=int, default=None,
+              help="Reminder round (default: the next one). Repeating a round sends nothing.")
+@with_appcontext
+@writes
+def invitations_remind(slug: str, round_: int | None) -> None:
+    """Remind everyone who has not answered yet."""
+    from .invitations import services
+
+    event = _event_or_fail(slug)
+    round_ = round_ or services.next_round(event)
+    result = services.remind(event, round_=round_)
+    db.session.commit()
+    click.echo(f"round {round_}: queued {result.reminded} reminder(s); "
+               f"skipped {len(result.skipped)}")
+    deliver_after_commit(result.outbox_ids)
+
+
+@invitations_group.command("resend-failed")
+@click.option("--event", "slug", required=True)
+@with_appcontext
+@writes
+def invitations_resend(slug: str) -> None:
+    """Queue failed invitation messages again (same Message-ID)."""
+    from .invitations import services
+
+    ids = services.resend_failed(_event_or_fail(slug))
+    db.session.commit()
+    click.echo(f"queued {len(ids)} failed message(s) again")
+    deliver_after_commit(list(ids))
+
+
+@invitations_group.command("status")
+@click.option("--event", "slug", required=True)
+@with_appcontext
+def invitations_status(slug: str) -> None:
+    """Counts (invited, opened, accepted, declined, no answer) and failed deliveries."""
+    from .invitations import services
+
+    event = _event_or_fail(slug)
+    counts = services.dashboard_counts(event)
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    for row in services.invitation_rows(event, delivery="failed"):
+        click.echo(f"failed: #{row.invitation_id} {row.name} <{row.email}>: {row.delivery_error}")
 @click.group("organizer")
 def organizer_group() -> None:
     """Organizer accounts."""
@@ -201,6 +404,7 @@ def export_registrations(slug: str, fmt: str, status: str | None, output: str | 
     import getpass
     import os
 
+    from .invitations.exports import ATTENDEE_COLUMNS
     from .organizer import exports
     from .organizer.services import ListFilters
     from .registration.services import get_event
@@ -211,7 +415,7 @@ def export_registrations(slug: str, fmt: str, status: str | None, output: str | 
     filters = ListFilters(status=status or "", sort="created", direction="asc")
     path = output or exports.filename_for(event, fmt, filters)
     total = exports.count_rows(event.id, filters)
-    table = exports.registration_table(event.id, filters)
+    table = exports.registration_table(event.id, filters, ATTENDEE_COLUMNS)
     tmp = f"{path}.partial"
     bar: Any = (contextlib.nullcontext(None) if quiet else
                 click.progressbar(length=total, label=f"Exporting {total} registrations",

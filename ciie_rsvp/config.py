@@ -97,7 +97,25 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAIL_REPLY_TO": env("MAIL_REPLY_TO"),
         # inline: deliver right after the request commits; worker: a background worker does it;
         # none: leave messages queued (a separate ``ciie-rsvp mail worker`` delivers them).
-        "MAIL_DELIVERY": env("MAIL_DELIVERY", "inline"),
+        "MAIL_DELIVERY": env("MAIL_DELIVERY", "auto"),
+        # Delivery tuning. A claimed row's lease must outlast sending one message; a worker
+        # killed mid-batch leaves its rows to others once their lease runs out.
+        "MAIL_LEASE_SECONDS": env_int("MAIL_LEASE_SECONDS", 300),
+        "MAIL_MAX_ATTEMPTS": env_int("MAIL_MAX_ATTEMPTS", 8),
+        "MAIL_BACKOFF_BASE": float(env_int("MAIL_BACKOFF_BASE", 30)),
+        # Provider quota: at most this many messages per rolling minute (0: no limit).
+        "MAIL_RATE_PER_MINUTE": env_int("MAIL_RATE_PER_MINUTE", 0),
+        # After an authentication or TLS failure at the relay the queue waits this long
+        # before trying again (organizers can resume sooner from the console).
+        "MAIL_RELAY_PAUSE_SECONDS": env_int("MAIL_RELAY_PAUSE_SECONDS", 300),
+        # Celery on Redis: when set, web processes only enqueue and Celery workers deliver.
+        "BROKER_URL": env("BROKER_URL"),
+        # Inline delivery (the default) sends at most this many messages in the request that
+        # queued them; a bigger send is left to the delivery worker.
+        "MAIL_INLINE_MAX": env_int("MAIL_INLINE_MAX", 50),
+        # Render limits for organizer-edited invitation templates.
+        "TEMPLATE_RENDER_SECONDS": float(env_int("TEMPLATE_RENDER_SECONDS", 2)),
+        "TEMPLATE_MAX_OUTPUT": env_int("TEMPLATE_MAX_OUTPUT", 256 * 1024),
         "BASE_URL": (env("BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/"),
         "PRIVACY_NOTICE_VERSION": env("PRIVACY_NOTICE_VERSION", "2026-11"),
         "WEB_WORKERS": env_int("WEB_WORKERS", 2),

@@ -145,3 +145,27 @@ def insert_ignore(model: type[Any], values: dict[str, Any], conflict: list[str])
         .returning(model.id)
     )
     return db.session.execute(stmt).scalar_one_or_none()
+
+
+def insert_ignore_many(model: type[Any], rows: list[dict[str, Any]], conflict: list[str],
+                       returning: list[str] | None = None, chunk: int = 500) -> list[Any]:
+    """:func:`insert_ignore` for many rows at once (a few statements instead of one per row).
+
+    Returns, for the rows actually inserted, their ``id`` (or the tuple of ``returning``
+    columns) in no particular order.
+    """
+    if not rows:
+        return []
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    columns = [getattr(model, name) for name in (returning or ["id"])]
+    out: list[Any] = []
+    for start in range(0, len(rows), chunk):
+        stmt = (dialect_insert(model).values(rows[start:start + chunk])
+                .on_conflict_do_nothing(index_elements=conflict).returning(*columns))
+        result = db.session.execute(stmt)
+        out.extend(result.scalars() if returning is None else (tuple(r) for r in result))
+    return out

@@ -11,10 +11,15 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from email.header import decode_header
+from email import encoders
+from email.charset import QP, Charset
+from email.header import Header, decode_header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
@@ -65,6 +70,24 @@ class Attachment:
     params: dict[str, str] = field(default_factory=dict)
 
 
+# Bodies as quoted-printable UTF-8: readable in the raw, safe for any relay (7bit lines).
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+def _header(value: str) -> str | Header:
+    value = clean_header(value)
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def _address(value: str) -> str:
+    """One address as a header value, its display name RFC 2047-encoded when not ASCII."""
+    name, addr = parseaddr(clean_header(value))
+    if not addr or _CONTROL.search(addr):
+        raise HeaderInjectionError(f"not an address: {value!r}")
+    return formataddr((name, addr), charset="utf-8")
+
+
 def build_message(
     *,
     sender: str,
@@ -76,24 +99,32 @@ def build_message(
     message_id: str | None = None,
     headers: dict[str, str] | None = None,
     attachments: list[Attachment] | None = None,
-) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = clean_header(sender)
-    msg["To"] = clean_header(to)
-    if reply_to:
-        msg["Reply-To"] = clean_header(reply_to)
-    msg["Subject"] = clean_header(subject)
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = message_id or make_message_id(domain_of(sender))
-    msg["MIME-Version"] = "1.0"
-    for name, value in (headers or {}).items():
-        msg[clean_header(name)] = clean_header(value)
-    msg.set_content(text, charset="utf-8", cte="quoted-printable")
+) -> Message:
+    """A ready-to-send message: text (+ HTML alternative) (+ attachments).
+
+    Built with the ``email.mime`` classes (the legacy API) because they are several times
+    faster than ``EmailMessage`` for the same bytes, which matters when thousands of
+    invitations are queued at once. Every header value goes through :func:`clean_header`.
+    """
+    body: MIMEBase = MIMEText(text, "plain", _UTF8_QP)
     if html is not None:
-        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    for att in attachments or []:
-        msg.add_attachment(
-            att.data, maintype=att.maintype, subtype=att.subtype, filename=att.filename,
-            params=att.params,
-        )
+        body = MIMEMultipart("alternative", _subparts=[body, MIMEText(html, "html", _UTF8_QP)])
+    msg: MIMEBase = body
+    if attachments:
+        msg = MIMEMultipart("mixed", _subparts=[body])
+        for att in attachments:
+            part = MIMEBase(att.maintype, att.subtype, **att.params)
+            part.set_payload(att.data)
+            encoders.encode_base64(part)
+            part.add_header("Content-Disposition", "attachment", filename=att.filename)
+            msg.attach(part)
+    msg["From"] = _address(sender)
+    msg["To"] = _address(to)
+    if reply_to:
+        msg["Reply-To"] = _address(reply_to)
+    msg["Subject"] = _header(subject)
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = clean_header(message_id or make_message_id(domain_of(sender)))
+    for name, value in (headers or {}).items():
+        msg[clean_header(name)] = _header(value)
     return msg

@@ -102,13 +102,29 @@ class Event(db.Model):
     capacity: Mapped[int | None] = mapped_column(Integer)
     is_published: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Invitation mail: From on the office's own domain (SPF/DMARC), Reply-To the organizer.
+    # Empty means the service-wide MAIL_FROM / MAIL_REPLY_TO.
+    mail_from: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    mail_reply_to: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    # Answers can change until then (None: until the event starts).
+    rsvp_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # How many guests an invitee may bring along (0: none).
+    guest_limit: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     registrations: Mapped[list[Registration]] = relationship(back_populates="event")
 
     __table_args__ = (
         CheckConstraint("end_date >= start_date", name="dates_ordered"),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+        CheckConstraint("guest_limit BETWEEN 0 AND 50", name="guest_limit_range"),
     )
+
+    def rsvp_open(self, now: dt.datetime | None = None) -> bool:
+        """True while invitees may still answer or change their answer."""
+        now = now or utcnow()
+        if self.rsvp_deadline is not None:
+            return now < self.rsvp_deadline
+        return now.date() < self.start_date
 
     def registration_state(self, now: dt.datetime | None = None) -> str:
         """``open``, ``not_yet_open`` or ``closed`` at ``now``."""
@@ -275,11 +291,106 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="SET NULL"), index=True
+    )
 
     __table_args__ = (
         CheckConstraint(f"status IN ({_in([s.value for s in OutboxStatus])})", name="status_known"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
     )
+
+
+class InvitationTemplate(db.Model):
+    """An organizer-edited invitation (subject, HTML and text body) of one event and language.
+
+    ``version`` goes up with every saved change; it is part of each message's idempotency key.
+    """
+
+    __tablename__ = "invitation_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    subject: Mapped[str] = mapped_column(String(500))
+    body_html: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("organizers.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "name", "language", name="uq_invitation_templates_key"),
+        CheckConstraint("language IN ('en', 'zh-Hans')", name="language_known"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+
+class RsvpAnswer(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class Invitation(db.Model):
+    """One registrant invited to one event; carries the RSVP answer.
+
+    The RSVP link's token is derived from ``token_nonce`` with the secret key (so a reminder can
+    carry the same link) and only its SHA-256 is stored for look-up.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), index=True
+    )
+    template_name: Mapped[str] = mapped_column(String(40))
+    token_nonce: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # 1 for the invitation itself, +1 for every reminder queued.
+    rounds: Mapped[int] = mapped_column(Integer, default=1)
+    rsvp: Mapped[str] = mapped_column(String(16), default=RsvpAnswer.PENDING)
+    guests: Mapped[int] = mapped_column(Integer, default=0)
+    invited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("organizers.id", ondelete="SET NULL"))
+
+    event: Mapped[Event] = relationship()
+    registration: Mapped[Registration] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "registration_id", name="uq_invitations_event_registration"),
+        CheckConstraint(f"rsvp IN ({_in([a.value for a in RsvpAnswer])})", name="rsvp_known"),
+        CheckConstraint("guests BETWEEN 0 AND 50", name="guests_range"),
+        Index("ix_invitations_event_rsvp", "event_id", "rsvp"),
+    )
+
+
+class MailOptOut(db.Model):
+    """An address that unsubscribed (List-Unsubscribe one-click): no more invitation mail."""
+
+    __tablename__ = "mail_opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_normalized: Mapped[str] = mapped_column(String(254), unique=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(32), default="list-unsubscribe")
+
+
+class MailQueueState(db.Model):
+    """The delivery queue's shared state (one row): paused after a relay failure, and why."""
+
+    __tablename__ = "mail_queue_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    paused_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class LoginThrottle(db.Model):

@@ -5,8 +5,15 @@ claims rows in a short transaction of its own, so two workers never hold the sam
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), sends them over one
 transport connection and records each outcome in its own commit. A worker killed mid-batch
 leaves its rows in ``sending`` with a lease; once the lease runs out another worker takes
-them again. Only the message in flight at the kill can go out twice, and with the same
-Message-ID.
+them again. A live worker renews the lease of the rows it still holds while it sends. Only
+the message in flight at the kill can go out twice, and with the same Message-ID.
+
+Two limits apply to every worker at once, because they live in the database:
+
+- the queue pauses (``mail_queue_state``) when the relay refuses authentication or TLS: the
+  claimed rows go back without using an attempt, organizers see the reason, and delivery
+  tries again after ``MAIL_RELAY_PAUSE_SECONDS`` or when an organizer resumes it;
+- ``MAIL_RATE_PER_MINUTE`` caps the messages sent (or being sent) in any rolling minute.
 """
 
 from __future__ import annotations
@@ -17,16 +24,17 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.message import Message
 from email.utils import getaddresses
+from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, text, update
 
-from .database import immediate_transactions, insert_ignore
+from .database import immediate_transactions, insert_ignore, insert_ignore_many
 from .extensions import db
 from .mailer import (
     PermanentMailError,
@@ -35,49 +43,66 @@ from .mailer import (
     Transport,
     transport_from_url,
 )
-from .models import OutboxMessage, OutboxStatus, utcnow
+from .models import MailQueueState, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
 
 DUE_STATUSES = (OutboxStatus.QUEUED, OutboxStatus.RETRYING)
 
 
-def enqueue(
-    message: EmailMessage,
+def outbox_row(
+    message: Message,
     *,
     kind: str,
     registration_id: int | None = None,
     idempotency_key: str | None = None,
     max_attempts: int | None = None,
-) -> int | None:
-    """Queue ``message`` in the current transaction; return the outbox id.
-
-    With an ``idempotency_key`` that was queued before, nothing is added and None is returned.
-    """
+    invitation_id: int | None = None,
+) -> dict[str, Any]:
+    """The outbox row (column values) that queues ``message``."""
     sender = getaddresses([str(message["From"])])[0][1]
     recipient = getaddresses([str(message["To"])])[0][1]
-    values = {
+    now = utcnow()
+    return {
         "message_id": str(message["Message-ID"]),
         "idempotency_key": idempotency_key,
         "kind": kind,
         "registration_id": registration_id,
+        "invitation_id": invitation_id,
         "sender": sender,
         "recipient": recipient,
         "subject": str(message["Subject"] or "")[:500],
-        "raw": message.as_bytes(policy=SMTP_POLICY),  # CRLF line ends, as SMTP wants
+        # CRLF line ends, as SMTP wants (smtplib does not convert them in bytes)
+        "raw": message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
         "status": OutboxStatus.QUEUED.value,
         "attempts": 0,
         "max_attempts": max_attempts or current_app.config.get("MAIL_MAX_ATTEMPTS", 8),
-        "next_attempt_at": utcnow(),
+        "next_attempt_at": now,
         "last_error": "",
-        "created_at": utcnow(),
+        "created_at": now,
     }
-    if idempotency_key is not None:
+
+
+def enqueue(message: Message, **fields: Any) -> int | None:
+    """Queue ``message`` in the current transaction; return the outbox id.
+
+    ``fields`` as for :func:`outbox_row`. With an ``idempotency_key`` that was queued before,
+    nothing is added and None is returned.
+    """
+    values = outbox_row(message, **fields)
+    if values["idempotency_key"] is not None:
         return insert_ignore(OutboxMessage, values, ["idempotency_key"])
     row = OutboxMessage(**values)
     db.session.add(row)
     db.session.flush()
     return row.id
+
+
+def enqueue_many(rows: list[dict[str, Any]]) -> list[int]:
+    """Queue many :func:`outbox_row` rows (each with an idempotency key) in a few statements;
+    return the ids of those not queued before."""
+    assert all(row["idempotency_key"] for row in rows), "bulk queueing needs idempotency keys"
+    return list(insert_ignore_many(OutboxMessage, rows, ["idempotency_key"]))
 
 
 def backoff_seconds(attempt: int, base: float = 30.0, cap: float = 6 * 3600) -> float:
@@ -109,20 +134,38 @@ def worker_name() -> str:
 
 def claim(limit: int, *, ids: Iterable[int] | None = None, lease_seconds: int | None = None,
           worker: str | None = None) -> list[int]:
-    """Claim up to ``limit`` due rows (or just ``ids`` when due) for this worker; commits."""
+    """Claim up to ``limit`` due rows (or just ``ids`` when due) for this worker; commits.
+
+    Nothing is claimed while the queue is paused, and no more than the rate limit leaves.
+    """
     now = utcnow()
     lease = lease_seconds or current_app.config.get("MAIL_LEASE_SECONDS", 300)
+    rate = int(current_app.config.get("MAIL_RATE_PER_MINUTE") or 0)
     due = or_(
         (OutboxMessage.status.in_([s.value for s in DUE_STATUSES]))
         & (OutboxMessage.next_attempt_at <= now),
         (OutboxMessage.status == OutboxStatus.SENDING.value) & (OutboxMessage.lease_until < now),
     )
-    query = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
+    query = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id)
     if ids is not None:
         query = query.where(OutboxMessage.id.in_(list(ids)))
     with immediate_transactions():
         db.session.rollback()  # start a fresh (immediate, on SQLite) transaction
-        if db.session.get_bind().dialect.name == "postgresql":
+        postgres = db.session.get_bind().dialect.name == "postgresql"
+        paused_until = db.session.scalar(
+            select(MailQueueState.paused_until).where(MailQueueState.id == 1))
+        if paused_until is not None and paused_until > now:
+            db.session.rollback()
+            return []
+        if rate > 0:
+            if postgres:  # one claimer at a time, so two cannot both spend the same budget
+                db.session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+            limit = min(limit, rate - _spent_this_minute(now))
+            if limit <= 0:
+                db.session.rollback()
+                return []
+        query = query.limit(limit)
+        if postgres:
             query = query.with_for_update(skip_locked=True)
         claimed = list(db.session.execute(query).scalars())
         if claimed:
@@ -140,7 +183,104 @@ def claim(limit: int, *, ids: Iterable[int] | None = None, lease_seconds: int | 
     return claimed
 
 
+def _spent_this_minute(now: dt.datetime) -> int:
+    """Messages sent in the last minute plus those being sent right now."""
+    minute_ago = now - dt.timedelta(seconds=60)
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(or_(
+        OutboxMessage.sent_at >= minute_ago,
+        (OutboxMessage.status == OutboxStatus.SENDING.value) & (OutboxMessage.lease_until >= now),
+    ))) or 0
+
+
+def _renew(row_ids: list[int], worker: str, lease: int) -> list[int]:
+    """Extend the lease of the rows this worker still holds; return those (others took the
+    rest after our lease ran out)."""
+    if not row_ids:
+        return []
+    with immediate_transactions():
+        db.session.rollback()
+        mine = (OutboxMessage.id.in_(row_ids)) & (OutboxMessage.claimed_by == worker[:120]) & (
+            OutboxMessage.status == OutboxStatus.SENDING.value)
+        db.session.execute(update(OutboxMessage).where(mine).values(
+            lease_until=utcnow() + dt.timedelta(seconds=lease)))
+        kept = set(db.session.scalars(select(OutboxMessage.id).where(mine)))
+        db.session.commit()
+    return [i for i in row_ids if i in kept]
+
+
+# --- the queue's shared state (paused after a relay failure) ---------------------------------
+
+
+@dataclass
+class QueueState:
+    paused: bool
+    paused_until: dt.datetime | None
+    paused_since: dt.datetime | None
+    reason: str
+
+
+def queue_state(now: dt.datetime | None = None) -> QueueState:
+    """What organizers see: is delivery paused, since when, until when, and why."""
+    now = now or utcnow()
+    row = db.session.get(MailQueueState, 1)
+    if row is None:
+        return QueueState(False, None, None, "")
+    paused = row.paused_until is not None and row.paused_until > now
+    return QueueState(paused, row.paused_until, row.paused_since, row.reason)
+
+
+def _pause(reason: str) -> None:
+    """Pause every worker's deliveries (own transaction)."""
+    seconds = current_app.config.get("MAIL_RELAY_PAUSE_SECONDS", 300)
+    now = utcnow()
+    with immediate_transactions():
+        db.session.rollback()
+        row = db.session.get(MailQueueState, 1)
+        if row is None:
+            row = MailQueueState(id=1, reason="")
+            db.session.add(row)
+        row.paused_since = row.paused_since or now
+        row.paused_until = now + dt.timedelta(seconds=seconds)
+        row.reason = reason[:2000]
+        db.session.commit()
+
+
+def _clear_pause() -> None:
+    with immediate_transactions():
+        db.session.rollback()
+        db.session.execute(update(MailQueueState).where(MailQueueState.id == 1).values(
+            paused_until=None, paused_since=None, reason=""))
+        db.session.commit()
+
+
+def resume_queue() -> bool:
+    """Let delivery try again now (an organizer fixed the relay). The caller commits."""
+    row = db.session.get(MailQueueState, 1)
+    if row is None or row.paused_until is None:
+        return False
+    row.paused_until = None
+    return True
+
+
+def requeue(ids: Iterable[int]) -> list[int]:
+    """Queue failed messages again, unchanged (same Message-ID), with fresh attempts.
+
+    The caller commits, then dispatches the returned ids.
+    """
+    ids = list(ids)
+    if not ids:
+        return []
+    requeued = list(db.session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.FAILED.value)))
+    if requeued:
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(requeued)).values(
+            status=OutboxStatus.QUEUED.value, attempts=0, next_attempt_at=utcnow(),
+            last_error="", lease_until=None, claimed_by=None))
+    return requeued
+
+
 def _finish(row_id: int, **values: object) -> None:
+    """Record one message's outcome in its own transaction (before the next one is sent)."""
     with immediate_transactions():
         db.session.rollback()
         db.session.execute(
@@ -176,17 +316,31 @@ def send_claimed(
     transport: Transport,
     *,
     before_send: Callable[[], None] | None = None,
+    worker: str | None = None,
 ) -> DeliveryReport:
-    """Send claimed rows over one connection of ``transport``, recording each outcome."""
+    """Send claimed rows over one connection of ``transport``, recording each outcome.
+
+    ``worker`` is the name the rows were claimed under; with it, the leases of the rows still
+    waiting are renewed as the batch goes on, and rows another worker took over are skipped.
+    """
     report = DeliveryReport()
     if not row_ids:
         return report
     pending = list(row_ids)
+    lease = current_app.config.get("MAIL_LEASE_SECONDS", 300)
+    renewed = time.monotonic()
+    had_pause = bool(queue_state().reason)
+    rows = _load(pending)
     try:
         with transport:
             while pending:
+                if worker is not None and time.monotonic() - renewed > lease / 3:
+                    pending = _renew(pending, worker, lease)
+                    renewed = time.monotonic()
+                    if not pending:
+                        break
                 row_id = pending[0]
-                row = _load(row_id)
+                row = rows.get(row_id)
                 if row is None:
                     pending.pop(0)
                     continue
@@ -201,25 +355,28 @@ def send_claimed(
                     _after_transient(row, str(exc), report)
                     pending.pop(0)
                     # The connection may be gone: hand the rest back and let a new pass retry.
-                    _release(pending, delay=5)
+                    _release(pending, delay=current_app.config.get("MAIL_BACKOFF_BASE", 30) / 6)
                     report.released += len(pending)
                     return report
                 else:
                     _finish(row_id, status=OutboxStatus.SENT.value, sent_at=utcnow(),
                             last_error="")
                     report.sent += 1
+                    if had_pause:
+                        _clear_pause()
+                        had_pause = False
                 pending.pop(0)
     except RelayMailError as exc:
-        _release(pending, delay=60)
+        _release(pending, delay=0)
         report.released += len(pending)
         report.relay_error = str(exc)
-        log.error("mail relay refused us, queue paused for a minute: %s", exc)
+        _pause(str(exc))
+        log.error("mail relay refused us; delivery paused for all workers: %s", exc)
     except TransientMailError as exc:
         # Could not even connect: every claimed row counts one attempt.
         for row_id in pending:
-            row = _load(row_id)
-            if row is not None:
-                _after_transient(row, str(exc), report)
+            if row_id in rows:
+                _after_transient(rows[row_id], str(exc), report)
     return report
 
 
@@ -233,16 +390,17 @@ class _Row:
     max_attempts: int
 
 
-def _load(row_id: int) -> _Row | None:
-    """Read one row as plain values and end the read transaction before network I/O."""
+def _load(row_ids: list[int]) -> dict[int, _Row]:
+    """Read the claimed rows as plain values (one query per batch) and end the read
+    transaction before any network I/O."""
     found = db.session.execute(
         select(
             OutboxMessage.id, OutboxMessage.raw, OutboxMessage.sender, OutboxMessage.recipient,
             OutboxMessage.attempts, OutboxMessage.max_attempts,
-        ).where(OutboxMessage.id == row_id)
-    ).one_or_none()
+        ).where(OutboxMessage.id.in_(row_ids))
+    ).all()
     db.session.rollback()
-    return _Row(*found) if found else None
+    return {row[0]: _Row(*row) for row in found}
 
 
 def _after_transient(row: _Row, error: str, report: DeliveryReport) -> None:
@@ -262,38 +420,78 @@ def get_transport() -> Transport:
 
 
 def deliver_due(limit: int = 50, transport: Transport | None = None) -> DeliveryReport:
-    """Claim and send up to ``limit`` due messages."""
-    return send_claimed(claim(limit), transport or get_transport())
+    """Claim and send up to ``limit`` due messages (the one delivery function: the embedded
+    worker, ``ciie-rsvp mail worker`` and the Celery task all run it)."""
+    worker = worker_name()
+    return send_claimed(claim(limit, worker=worker), transport or get_transport(),
+                        worker=worker)
 
 
 def deliver_ids(ids: list[int], transport: Transport | None = None) -> DeliveryReport:
     """Send the given messages now if they are still due (used right after a request commits)."""
     if not ids:
         return DeliveryReport()
-    return send_claimed(claim(len(ids), ids=ids), transport or get_transport())
+    worker = worker_name()
+    return send_claimed(claim(len(ids), ids=ids, worker=worker),
+                        transport or get_transport(), worker=worker)
 
 
 def dispatch(ids: list[int | None]) -> None:
-    """Hand freshly committed outbox rows to delivery, as configured by ``MAIL_DELIVERY``.
+    """Hand freshly committed outbox rows to delivery, as configured.
 
-    ``inline`` sends them now (after the commit, never before); ``worker`` and ``none`` leave
-    them to a delivery worker. Delivery trouble never fails the request: the row stays queued.
+    With a Celery broker (``BROKER_URL``) a task delivers them. Otherwise ``MAIL_DELIVERY``
+    decides: ``auto`` (the default) wakes this process's delivery thread when it has one and
+    is ``inline`` otherwise; ``inline`` sends up to ``MAIL_INLINE_MAX`` of them now (after the
+    commit, never before) and leaves a bigger batch to the delivery worker; ``worker`` and
+    ``none`` leave them all to it. Delivery trouble never fails the request: the rows stay
+    queued.
     """
     real = [i for i in ids if i is not None]
     if not real:
         return
-    mode = current_app.config.get("MAIL_DELIVERY", "inline")
+    if current_app.config.get("BROKER_URL"):
+        try:
+            from .tasks import deliver_messages
+
+            deliver_messages.delay(real)
+        except Exception:  # the broker is down: the periodic task or a worker picks them up
+            log.exception("could not hand mail to Celery; the outbox keeps it")
+        return
+    mode = current_app.config.get("MAIL_DELIVERY", "auto")
+    if mode == "auto":
+        # A delivery thread in this process (``ciie-rsvp serve``) sends it without making the
+        # visitor wait on the relay; without one (tests, ``flask run``) send it inline.
+        mode = "worker" if _local_workers else "inline"
+    inline_max = current_app.config.get("MAIL_INLINE_MAX", 50)
     if mode == "inline":
         try:
-            deliver_ids(real)
+            deliver_ids(real[:inline_max])
         except Exception:  # the message is safe in the outbox; a worker will retry it
             log.exception("inline delivery failed; the outbox keeps the message")
             db.session.rollback()
+        if len(real) > inline_max:
+            wake_worker()
     elif mode == "worker":
         wake_worker()
 
 
+def deliver_all(ids: list[int | None], batch: int = 50,
+                progress: Callable[[DeliveryReport], None] | None = None) -> DeliveryReport:
+    """Deliver these rows now, in batches (the CLI's inline delivery of a big send)."""
+    total = DeliveryReport()
+    real = [i for i in ids if i is not None]
+    for start in range(0, len(real), batch):
+        report = deliver_ids(real[start:start + batch])
+        total += report
+        if progress is not None:
+            progress(total)
+        if report.relay_error:
+            break
+    return total
+
+
 _wake = threading.Event()
+_local_workers: set[int] = set()  # threads of this process running run_worker
 
 
 def wake_worker() -> None:
@@ -309,6 +507,15 @@ def run_worker(
     on_report: Callable[[DeliveryReport], None] | None = None,
 ) -> None:
     """Deliver due messages until ``stop`` is set."""
+    _local_workers.add(threading.get_ident())
+    try:
+        _run_worker(app, stop, poll_seconds=poll_seconds, batch=batch, on_report=on_report)
+    finally:
+        _local_workers.discard(threading.get_ident())
+
+
+def _run_worker(app: Flask, stop: threading.Event, *, poll_seconds: float, batch: int,
+                on_report: Callable[[DeliveryReport], None] | None) -> None:
     with app.app_context():
         while not stop.is_set():
             try:

@@ -71,11 +71,22 @@ EVENTS: list[dict[str, Any]] = [
 ]
 
 
+# The conference's welcome invitation (templates/conference/welcome.*) belongs to this event.
+WELCOME_EVENT = "meet-in-shanghai-2022"
+
+
 def seed_events() -> list[str]:
-    """Create the seed events that do not exist yet; return the slugs created."""
+    """Create the seed events that do not exist yet, and the conference's welcome invitation
+    templates where they are missing; return the slugs created."""
+    from .invitations.services import seed_templates
+
     created = []
     for data in EVENTS:
         if db.session.scalar(select(Event.id).where(Event.slug == data["slug"])) is None:
             db.session.add(Event(**data))
             created.append(data["slug"])
+    db.session.flush()
+    event = db.session.scalar(select(Event).where(Event.slug == WELCOME_EVENT))
+    if event is not None:
+        seed_templates(event)
     return created

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 
 TOKEN_BYTES = 32  # 256 bits of randomness
@@ -21,3 +23,13 @@ def hash_token(token: str) -> str:
 def looks_like_token(token: str) -> bool:
     """Cheap shape check before touching the database."""
     return 20 <= len(token) <= 100 and all(c.isalnum() or c in "-_" for c in token)
+
+
+def derived_token(secret: str, purpose: str, nonce: str) -> str:
+    """A 256-bit token derived from a stored random ``nonce`` and the secret key.
+
+    Only the token's hash is stored, so the database alone reveals no link, yet the service can
+    put the same link into a later message (a reminder) without keeping the token itself.
+    """
+    mac = hmac.new(secret.encode(), f"{purpose}:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")

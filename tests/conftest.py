@@ -276,11 +276,18 @@ def free_port() -> int:
 class SMTPSink:
     """A real aiosmtpd server on loopback that keeps what it receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, delay: float = 0.0, refuse_auth: bool = False) -> None:
+        """``delay``: seconds each DATA takes after the message is stored (a slow relay, so a
+        test can kill a worker mid-batch). ``refuse_auth``: offer AUTH and refuse every
+        login with 535, like a relay whose credentials changed."""
+        import asyncio
+
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
 
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.reject: Callable[[str], str | None] | None = None
+        self.delay = delay
         sink = self
 
         class Handler:
@@ -295,17 +302,33 @@ class SMTPSink:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802,ANN001
                 sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
                                       bytes(envelope.original_content or envelope.content)))
+                if sink.delay:
+                    await asyncio.sleep(sink.delay)
                 return "250 Message accepted for delivery"
 
+        def refuse(*_args: Any) -> AuthResult:
+            return AuthResult(success=False, handled=False)
+
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        extra: dict[str, Any] = (
+            {"authenticator": refuse, "auth_require_tls": False} if refuse_auth else {})
+        handler = Handler()
+        self._controller = lambda: Controller(handler, hostname="127.0.0.1", port=self.port,
+                                              **extra)
+        self.controller = self._controller()
+        self._stopped = False
 
     def start(self) -> None:
+        """Start (or, after ``stop``, restart on the same port: the relay comes back)."""
         _allowed_smtp_ports.add(self.port)
+        if self._stopped:  # an aiosmtpd controller cannot be started twice
+            self.controller = self._controller()
+            self._stopped = False
         self.controller.start()
 
     def stop(self) -> None:
         self.controller.stop()
+        self._stopped = True
 
     @property
     def url(self) -> str:
@@ -323,6 +346,46 @@ def smtp_server() -> Iterator[SMTPSink]:
     yield sink
     sink.stop()
     _allowed_smtp_ports.discard(sink.port)
+
+
+@pytest.fixture
+def make_invitee(app: Flask) -> Callable[..., int]:
+    """Builder: ``make_invitee(slug, **fields)`` stores an approved registration (with a
+    distinct name, company and email each time) directly and returns its id. For invitation
+    tests, which start after review."""
+    from ciie_rsvp.models import Event, Registration
+
+    counter = iter(range(1, 1_000_000))
+
+    def _make(slug: str, **fields: Any) -> int:
+        n = next(counter)
+        values: dict[str, Any] = {
+            "status": "approved",
+            "manage_token_hash": uuid.uuid4().hex + uuid.uuid4().hex,
+            "company": f"Pacific Trade Co. {n}",
+            "sector": "food_agriculture",
+            "company_size": "10-49",
+            "county": "Los Angeles",
+            "first_name": "Guest",
+            "last_name": f"Number{n}",
+            "job_title": "Director",
+            "email": f"guest{n}@example.com",
+            "phone": "+12135550100",
+            "interest_conference": True,
+            "language": "en",
+            "consent_at": dt.datetime.now(dt.UTC),
+            "consent_notice_version": "test",
+        }
+        values.update(fields)
+        values.setdefault("email_normalized", values["email"].lower())
+        with app.app_context():
+            event = db.session.scalar(db.select(Event).where(Event.slug == slug))
+            reg = Registration(event_id=event.id, **values)
+            db.session.add(reg)
+            db.session.commit()
+            return reg.id
+
+    return _make
 
 
 # --- organizers -----------------------------------------------------------------------------

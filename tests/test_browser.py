@@ -201,3 +201,72 @@ def test_organizer_console_pages_render_without_csp_violations(server, page, mak
     assert page.locator(".status-approved").first.is_visible()
     shot(page, "13-organizer-detail")
     assert problems == [], problems  # e.g. "Refused to apply inline style ..."
+
+
+def test_organizer_approves_exports_and_invites_then_registrant_accepts(
+        server, page, make_event, make_registration, make_organizer, tmp_path):
+    """The campaign in a real browser: approve one, bulk-approve the rest, download the CSV,
+    send the welcome invitation, and the invitee accepts through the emailed link."""
+    import csv
+    import io
+
+    base, mail = server
+    slug = make_event()
+    first = make_registration(slug, first_name="Maria", email="maria@almonds.example.com")
+    make_registration(slug, first_name="晓明", last_name="王", company="上海进出口贸易有限公司",
+                      email="wang@example.cn", language="zh-Hans")
+    make_registration(slug, first_name="Ana", company="=HYPERLINK(\"x\")",
+                      email="ana@example.com")
+
+    page.goto(base + "/organizer/login")
+    page.locator("#email").fill(make_organizer("admin"))
+    page.locator("#password").fill(ORGANIZER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/organizer/$"))
+
+    page.goto(f"{base}/organizer/registrations/{first}")
+    page.get_by_role("button", name="Approve").click()
+    assert page.get_by_text("Registration approved").is_visible()
+    page.goto(f"{base}/organizer/events/{slug}/registrations?status=submitted")
+    page.locator("select[name=decision]").select_option("approved")
+    page.get_by_role("button", name=re.compile(r"Apply to all 2 matching")).click()
+    page.goto(f"{base}/organizer/events/{slug}/registrations?status=approved")
+    assert page.locator("table.registrations tbody tr").count() == 3
+    shot(page, "13-organizer-approved")
+
+    page.locator("select[name=format]").select_option("csv")
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile(r"Download the 3 matching")).click()
+    path = tmp_path / "attendees.csv"
+    download.value.save_as(path)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel shows the Chinese names
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert len(rows) == 3
+    assert any("上海进出口贸易有限公司" in row.values() for row in rows)
+    assert not any(v.startswith("=") for row in rows for v in row.values())
+
+    page.goto(f"{base}/organizer/events/{slug}/invitations")
+    page.get_by_role("button", name="Start from the conference welcome invitation").click()
+    page.goto(f"{base}/organizer/events/{slug}/invitations/preflight?template=welcome"
+              "&status=approved")
+    shot(page, "14-invitation-preflight")
+    page.get_by_role("button", name="Send 3 invitations").click()
+
+    invitation = next(m for m in read_mail(mail) if "maria@" in m["To"])
+    link = re.search(r"/rsvp/[A-Za-z0-9_-]{40,}", text_body(invitation)).group(0)
+    page.context.clear_cookies()  # the invitee is someone else
+    page.goto(base + link)
+    shot(page, "15-rsvp")
+    page.get_by_role("button", name="Accept").click()
+    assert "/thanks" in page.url
+    shot(page, "16-rsvp-thanks")
+
+    page.goto(base + "/organizer/login")
+    page.locator("#email").fill(make_organizer("staff"))
+    page.locator("#password").fill(ORGANIZER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/organizer/$"))
+    page.goto(f"{base}/organizer/events/{slug}/invitations")
+    assert page.locator("#count-accepted").inner_text().strip() == "1"
+    shot(page, "17-rsvp-dashboard")

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import urllib.request
 
 from sqlalchemy import select
 
 from ciie_rsvp.extensions import db
 from ciie_rsvp.models import Event, OutboxMessage
-from tests.live import live_server
+from tests.conftest import valid_registration
+from tests.live import Browserish, live_server
 
 
 def test_first_start_migrates_seeds_and_serves(tmp_path):
     """A fresh instance folder: ``serve`` creates the SQLite DB via Alembic and seeds events."""
     instance = tmp_path / "instance"
     url = f"sqlite:///{instance / 'ciie_rsvp.sqlite3'}"
-    with (live_server(url, instance, workers=1,
-                      extra_env={"CIIE_RSVP_SEED_ON_START": "1"}) as base,
-          urllib.request.urlopen(base + "/", timeout=10) as resp):
-        html = resp.read().decode()
+    with live_server(url, instance, workers=1,
+                     extra_env={"CIIE_RSVP_SEED_ON_START": "1"}) as base:
+        with urllib.request.urlopen(base + "/", timeout=10) as resp:
+            html = resp.read().decode()
+        # the visitor does not wait on mail: serve's delivery thread sends the confirmation
+        assert Browserish(base).register("meet-in-shanghai-2022", valid_registration()) == 303
+        deadline = time.monotonic() + 30
+        while not list((instance / "mail").glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(list((instance / "mail").glob("*.eml"))) == 1
     assert "Meet in Shanghai, Share the Future" in html
     assert "The 5th China International Import Expo" in html
     assert "World Trade Center Los Angeles" in html

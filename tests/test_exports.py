@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from ciie_rsvp.extensions import db
+from ciie_rsvp.invitations.exports import ATTENDEE_COLUMNS
 from ciie_rsvp.models import ExportRecord
 from ciie_rsvp.organizer import exports
 from ciie_rsvp.organizer.exports import defuse
@@ -75,7 +76,7 @@ def test_csv_export_reads_back(app, client, login_organizer, event_with_rows):
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     header, wang, evil = rows
     assert header[:4] == ["Registration ID", "Status", "Company", "Website"]
-    assert header == [c.header for c in exports.REGISTRATION_COLUMNS]
+    assert header == [c.header for c in ATTENDEE_COLUMNS]
     cell = dict(zip(header, wang, strict=True))
     assert (cell["Company"], cell["First name"], cell["Last name"]) == (
         "上海进出口贸易有限公司", "晓明", "王")
@@ -106,10 +107,10 @@ def test_xlsx_export_reads_back(app, client, login_organizer, event_with_rows):
     book = openpyxl.load_workbook(io.BytesIO(resp.get_data()))
     sheet = book.active
     header = [c.value for c in sheet[1]]
-    assert header == [c.header for c in exports.REGISTRATION_COLUMNS]
+    assert header == [c.header for c in ATTENDEE_COLUMNS]
     assert all(c.font.bold for c in sheet[1])
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:U{sheet.max_row}"
+    assert sheet.auto_filter.ref == f"A1:AA{sheet.max_row}"  # 21 + 6 RSVP columns
     rows = {r[0].value: {h: c for h, c in zip(header, r, strict=True)}
             for r in sheet.iter_rows(min_row=2)}
     wang = rows[ids["wang"]]
@@ -135,7 +136,7 @@ def test_json_export(client, login_organizer, event_with_rows):
     assert item["id"] == ids["wang"] and item["first_name"] == "晓明"
     assert item["created_at"] == "2030-05-04T03:02:01+00:00"
     assert item["delegates"] == 1
-    assert list(item) == [c.key for c in exports.REGISTRATION_COLUMNS]
+    assert list(item) == [c.key for c in ATTENDEE_COLUMNS]
 
 
 def test_every_export_is_logged_and_listed_for_admins(app, client, make_organizer,

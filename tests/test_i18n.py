@@ -16,6 +16,7 @@ PO = ROOT / "ciie_rsvp/translations/zh_Hans/LC_MESSAGES/messages.po"
 MO = PO.with_suffix(".mo")
 PUBLIC_TEMPLATES = [ROOT / "templates/base.html", ROOT / "templates/macros.html",
                     *sorted((ROOT / "templates/registration").glob("*.html")),
+                    *sorted((ROOT / "templates/rsvp").glob("*.html")),
                     *sorted((ROOT / "templates/errors").glob("*.html")),
                     *sorted((ROOT / "templates/email").glob("*"))]
 # Words that are the same in both languages (names of things, units, the other language).

@@ -130,6 +130,8 @@ def bulk_decision(slug: str) -> BaseResponse:
 @bp.post("/events/<slug>/export")
 @organizer_required()
 def export(slug: str) -> BaseResponse:
+    from ..invitations.exports import ATTENDEE_COLUMNS  # registration + RSVP columns
+
     event = _event_or_404(slug)
     filters = _filters_or_400(request.form)
     form = ExportForm()
@@ -148,7 +150,8 @@ def export(slug: str) -> BaseResponse:
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes it
         db.session.commit()  # end the request's write transaction before the long read
         with deferred_transactions():
-            rows = exports.write_xlsx(exports.registration_table(event_id, filters), spool)
+            table = exports.registration_table(event_id, filters, ATTENDEE_COLUMNS)
+            rows = exports.write_xlsx(table, spool)
             db.session.rollback()
         exports.complete_export(exports.record_export(
             event, fmt, filters, row_count=rows, filename=filename, organizer=organizer).id, rows)
@@ -165,7 +168,7 @@ def export(slug: str) -> BaseResponse:
 
     def body() -> Iterator[bytes]:
         with deferred_transactions():
-            table = exports.registration_table(event_id, filters)
+            table = exports.registration_table(event_id, filters, ATTENDEE_COLUMNS)
             chunks = exports.csv_chunks(table) if fmt == "csv" else exports.json_chunks(table)
             yield from chunks
             db.session.rollback()

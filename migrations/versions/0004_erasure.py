@@ -1,7 +1,7 @@
 """Registrations remember when their personal data was erased (CCPA deletion, retention purge).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-29 21:56:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"  # was 0001; re-point to 0003 when the invitations branch lands
+down_revision = "0003"  # after the invitations migration (0001 -> 0002 -> 0003 -> 0004)
 branch_labels = None
 depends_on = None
 

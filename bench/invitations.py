@@ -1,0 +1,292 @@
+"""Benchmark: personalized invitations rendered and delivered, against plain smtplib.
+
+    python bench/invitations.py [--n 10000] [--relay-latency-ms 0] [--database-url URL]
+
+In one run, against one aiosmtpd sink on loopback:
+
+- baseline: the same N messages, already rendered (the exact bytes the service queued), sent
+  with plain ``smtplib`` over one connection;
+- service, end to end: what ``ciie-rsvp invitations send`` does (in chunks of 500:
+  preflight, render and build the messages, then record them in a short write transaction)
+  while one ``ciie-rsvp mail worker`` process delivers (claims, one SMTP connection per
+  batch, one status write per message), until the last is sent;
+- delivery only, by one and by two worker processes (the same messages queued again).
+
+Worker processes are started while the queue is paused, so their start-up is not timed. It
+prints throughputs and the ratios the issue asks for (target: >= 0.5x the baseline with one
+worker, near-linear gain with two). ``--relay-latency-ms`` makes the sink take that long per
+message, like a real relay; with 0 the sink itself (one asyncio process) is the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import multiprocessing
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, insert, select, update
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ciie_rsvp import create_app  # noqa: E402
+from ciie_rsvp.database import immediate_transactions  # noqa: E402
+from ciie_rsvp.extensions import db  # noqa: E402
+from ciie_rsvp.invitations import services  # noqa: E402
+from ciie_rsvp.models import (  # noqa: E402
+    Event,
+    MailQueueState,
+    OutboxMessage,
+    Registration,
+)
+
+
+def _serve_sink(port: int, latency: float, count: Any, ready: Any, stop: Any) -> None:
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802,ANN001
+            if latency:
+                await asyncio.sleep(latency)
+            with count.get_lock():
+                count.value += 1
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port,
+                            data_size_limit=10_000_000)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+
+
+class Sink:
+    """An aiosmtpd server in its own process (so it competes with nobody's GIL) that counts
+    what it accepts."""
+
+    def __init__(self, latency: float) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._count = multiprocessing.Value("i", 0)
+        self._ready, self._stop = multiprocessing.Event(), multiprocessing.Event()
+        self._process = multiprocessing.Process(
+            target=_serve_sink, args=(self.port, latency, self._count, self._ready, self._stop),
+            daemon=True)
+
+    @property
+    def count(self) -> int:
+        return int(self._count.value)
+
+    def __enter__(self) -> Sink:
+        self._process.start()
+        self._ready.wait(30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._process.join(30)
+
+
+def seed(app, n: int, slug: str) -> Event:
+    """An event with the welcome template and n approved registrants (bulk insert)."""
+    with app.app_context():
+        event = Event(slug=slug, name_en="Meet in Shanghai, Share the Future",
+                      name_zh="相约上海，共享未来", start_date=dt.date(2030, 10, 13),
+                      end_date=dt.date(2030, 10, 13), start_time=dt.time(9, 0),
+                      end_time=dt.time(17, 0), venue="Downtown Los Angeles",
+                      city="Los Angeles", hosts="Shanghai Municipal Commission of Commerce",
+                      mail_from="CIIE Office <invitations@trade-office.example.org>",
+                      mail_reply_to="Organizers <team@wtcla.example.org>")
+        db.session.add(event)
+        db.session.flush()
+        now = dt.datetime.now(dt.UTC)
+        rows = [{
+            "event_id": event.id, "status": "approved", "source": "bench",
+            "manage_token_hash": f"{slug}-{i:058d}"[-64:], "company": f"Pacific Trade Co. {i}",
+            "website": "", "sector": "food_agriculture", "company_size": "10-49",
+            "county": "Los Angeles", "first_name": "Delegate", "last_name": f"Number {i}",
+            "job_title": "Export Manager", "email": f"d{i}@{slug}.example.com",
+            "email_normalized": f"d{i}@{slug}.example.com", "phone": "+12135550100",
+            "interest_exhibit": False, "interest_delegation": True,
+            "interest_conference": True, "interest_matchmaking": False, "delegates": 1,
+            "language": "zh-Hans" if i % 5 == 0 else "en", "notes": "", "consent_at": now,
+            "consent_notice_version": "bench", "created_at": now, "updated_at": now,
+        } for i in range(n)]
+        for start in range(0, n, 2000):
+            db.session.execute(insert(Registration), rows[start:start + 2000])
+        services.seed_templates(event)
+        db.session.commit()
+        db.session.expunge(event)
+        return event
+
+
+def set_paused(app, paused: bool) -> None:
+    with app.app_context():
+        row = db.session.get(MailQueueState, 1)
+        if row is None:
+            row = MailQueueState(id=1, reason="")
+            db.session.add(row)
+        row.paused_until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)) if paused else None
+        row.reason = "bench: workers warming up" if paused else ""
+        db.session.commit()
+
+
+def unsent(app) -> int:
+    with app.app_context():
+        n = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.status != "sent"))
+        db.session.remove()
+        return n or 0
+
+
+def start_workers(env: dict[str, str], workers: int) -> list[subprocess.Popen[bytes]]:
+    """Worker processes, started while the queue is paused so start-up is not timed."""
+    cli = shutil.which("ciie-rsvp", path=str(Path(sys.executable).parent))
+    if cli is None:
+        raise SystemExit("install the project first: pip install -e '.[test]'")
+    procs = [subprocess.Popen([cli, "mail", "worker", "--batch", "200", "--poll", "0.02"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(workers)]
+    time.sleep(3.0)  # let them import and start polling
+    return procs
+
+
+def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        proc.wait(timeout=60)
+
+
+def wait_all_sent(app) -> None:
+    while unsent(app):
+        time.sleep(0.01)
+
+
+def deliver_with_processes(app, env: dict[str, str], workers: int) -> float:
+    """Seconds for ``workers`` worker processes to send everything queued."""
+    set_paused(app, True)
+    procs = start_workers(env, workers)
+    try:
+        start = time.perf_counter()
+        set_paused(app, False)
+        wait_all_sent(app)
+        return time.perf_counter() - start
+    finally:
+        stop_workers(procs)
+
+
+def requeue_all(app) -> None:
+    with app.app_context():
+        db.session.execute(update(OutboxMessage).values(
+            status="queued", attempts=0, sent_at=None, lease_until=None, claimed_by=None,
+            next_attempt_at=dt.datetime.now(dt.UTC)))
+        db.session.commit()
+
+
+def baseline(raws: list[tuple[str, str, bytes]], port: int) -> float:
+    start = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as conn:
+        for sender, recipient, raw in raws:
+            conn.sendmail(sender, [recipient], raw)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--relay-latency-ms", type=float, default=0.0)
+    parser.add_argument("--database-url", default=None,
+                        help="default: a fresh SQLite file in a temporary folder")
+    args = parser.parse_args()
+    n = args.n
+    folder = Path(tempfile.mkdtemp(prefix="ciie-bench-"))
+    url = args.database_url or f"sqlite:///{folder / 'bench.sqlite3'}"
+    with Sink(args.relay_latency_ms / 1000) as sink:
+        mail_url = f"smtp://127.0.0.1:{sink.port}"
+        config = {"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(folder),
+                  "SECRET_KEY": "bench", "MAIL_URL": mail_url, "MAIL_DELIVERY": "none",
+                  "BASE_URL": "https://rsvp.example.org"}
+        app = create_app(config)
+        with app.app_context():
+            from flask_migrate import upgrade
+
+            upgrade()
+        env = {**os.environ, "CIIE_RSVP_DATABASE_URL": url, "CIIE_RSVP_INSTANCE_PATH": str(folder),
+               "CIIE_RSVP_SECRET_KEY": "bench", "CIIE_RSVP_MAIL_URL": mail_url,
+               "CIIE_RSVP_SEED_ON_START": "0"}
+
+        # 1. the service end to end, as `ciie-rsvp invitations send` does it (chunks of 500
+        #    rendered, queued and committed) while one worker process delivers
+        event = seed(app, n, "bench-one")
+        set_paused(app, True)
+        procs = start_workers(env, 1)
+        try:
+            with app.app_context():
+                ids = services.recipient_ids(db.session.merge(event))
+            start = time.perf_counter()
+            set_paused(app, False)
+            with app.app_context():
+                event = db.session.merge(event)
+                for first in range(0, n, 500):
+                    _report, prepared = services.prepare_invitations(
+                        event, "welcome", registration_ids=ids[first:first + 500])
+                    db.session.rollback()
+                    with immediate_transactions():
+                        _ids, count = services.record_invitations(event.id, "welcome", prepared)
+                        db.session.commit()
+                    assert count == len(ids[first:first + 500])
+                t_queue = time.perf_counter() - start
+            wait_all_sent(app)
+            t_e2e = time.perf_counter() - start
+        finally:
+            stop_workers(procs)
+        assert sink.count == n, sink.count
+        with app.app_context():
+            raws = [tuple(row) for row in db.session.execute(
+                select(OutboxMessage.sender, OutboxMessage.recipient, OutboxMessage.raw)
+                .order_by(OutboxMessage.id))]
+
+        # 2. baseline: the same bytes, plain smtplib, one connection
+        t_base = baseline(raws, sink.port)  # type: ignore[arg-type]
+
+        # 3. delivery only: the same messages queued again, one then two worker processes
+        requeue_all(app)
+        t_one = deliver_with_processes(app, env, 1)
+        requeue_all(app)
+        t_two = deliver_with_processes(app, env, 2)
+        with app.app_context():
+            db.engine.dispose()
+
+    base_rate = n / t_base
+    print(f"invitations: N={n}, database={url.split(':')[0]}, "
+          f"relay latency {args.relay_latency_ms} ms")
+    print(f"  baseline: pre-rendered, plain smtplib, 1 connection : {t_base:7.2f} s  "
+          f"{base_rate:7.0f} msg/s")
+    print(f"  service end to end (render+queue | 1 worker delivers): {t_e2e:7.2f} s  "
+          f"{n / t_e2e:7.0f} msg/s  (queueing done after {t_queue:.2f} s)")
+    print(f"  delivery only, 1 worker process                      : {t_one:7.2f} s  "
+          f"{n / t_one:7.0f} msg/s")
+    print(f"  delivery only, 2 worker processes                    : {t_two:7.2f} s  "
+          f"{n / t_two:7.0f} msg/s")
+    print(f"  ratio service end to end, 1 worker / baseline: {(n / t_e2e) / base_rate:.2f}x "
+          f"(target >= 0.5x)")
+    print(f"  ratio delivery only, 1 worker / baseline     : {(n / t_one) / base_rate:.2f}x")
+    print(f"  gain with 2 worker processes (delivery)      : {t_one / t_two:.2f}x "
+          f"(linear = 2.00x)")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Organizer pages for invitations: template editor with live preview, preflight, send,
+per-invitation status, resend failed, RSVP dashboard, remind non-responders.
+
+Every route requires a signed-in organizer; every state change is a CSRF-protected POST that
+calls one service, commits once, then hands the queued mail to the outbox.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ..extensions import db
+from ..models import Event, Registration
+from ..organizer.auth import current_organizer, organizer_required
+from ..outbox import dispatch, queue_state, resume_queue, wake_worker
+from ..registration.services import get_event
+from . import services
+from .forms import ActionForm, RoundForm, SelectionForm, TemplateForm
+from .rendering import PLACEHOLDERS, RenderError, TemplateParts, render, sample_data
+
+admin_bp = Blueprint("invitations_admin", __name__,
+                     url_prefix="/organizer/events/<slug>/invitations")
+
+PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+               "frame-ancestors 'self'; sandbox")
+
+
+@admin_bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _event(slug: str) -> Event:
+    event = get_event(slug)
+    if event is None:
+        abort(404, description="There is no event at this address.")
+    return event
+
+
+def _ids(name: str) -> list[int] | None:
+    """Checked rows of a list form; None when none were checked (meaning: all)."""
+    raw = request.form.getlist(name)
+    if not raw:
+        return None
+    try:
+        return [int(value) for value in raw[:5000]]
+    except ValueError:
+        abort(400, description="The selection is not valid.")
+
+
+@admin_bp.get("")
+@organizer_required()
+def dashboard(slug: str) -> str:
+    event = _event(slug)
+    rsvp = request.args.get("rsvp") or None
+    delivery = request.args.get("delivery") or None
+    if rsvp not in (None, "pending", "accepted", "declined"):
+        abort(400, description="Unknown RSVP filter.")
+    if delivery not in (None, "queued", "sending", "retrying", "sent", "failed"):
+        abort(400, description="Unknown delivery filter.")
+    return render_template(
+        "invitations/dashboard.html", event=event,
+        counts=services.dashboard_counts(event),
+        rows=services.invitation_rows(event, rsvp=rsvp, delivery=delivery),
+        rsvp=rsvp, delivery=delivery, queue=queue_state(),
+        templates=services.template_names(event), next_round=services.next_round(event),
+        action_form=ActionForm(), round_form=RoundForm(round=services.next_round(event)))
+
+
+# --- templates ------------------------------------------------------------------------------
+
+
+def _template_page(event: Event, name: str, language: str, form: TemplateForm,
+                   errors: list[str] | None = None, status: int = 200) -> tuple[str, int]:
+    registrations = list(db.session.execute(
+        select(Registration.id, Registration.first_name, Registration.last_name,
+               Registration.company).where(Registration.event_id == event.id)
+        .order_by(Registration.id).limit(200)))
+    row = services.templates_of(event, name).get(language)
+    return render_template(
+        "invitations/template.html", event=event, name=name, language=language, form=form,
+        row=row, errors=errors or [], placeholders=PLACEHOLDERS,
+        registrations=registrations, languages=services.LANGUAGES), status
+
+
+def _check_language(language: str) -> None:
+    if language not in services.LANGUAGES:
+        abort(404, description="Unknown language.")
+
+
+@admin_bp.get("/templates/<name>/<language>")
+@organizer_required()
+def edit_template(slug: str, name: str, language: str) -> tuple[str, int]:
+    event = _event(slug)
+    _check_language(language)
+    row = services.templates_of(event, name).get(language)
+    form = TemplateForm(obj=row) if row else TemplateForm()
+    if row is None and name == services.DEFAULT_TEMPLATE:
+        parts = services.conference_template_files(name, language)
+        form = TemplateForm(subject=parts.subject, body_html=parts.html, body_text=parts.text)
+    return _template_page(event, name, language, form)
+
+
+@admin_bp.post("/templates/<name>/<language>")
+@organizer_required()
+def save_template(slug: str, name: str, language: str) -> Response | tuple[str, int]:
+    event = _event(slug)
+    _check_language(language)
+    if len(name) > 40 or not name.replace("-", "").replace("_", "").isalnum():
+        abort(404, description="Unknown template.")
+    form = TemplateForm()
+    if not form.validate_on_submit():
+        errors = [f"{form[k].label.text}: {' '.join(v)}" for k, v in form.errors.items()
+                  if k != "csrf_token"] or ["The form expired. Reload the page."]
+        return _template_page(event, name, language, form, errors, 422)
+    parts = TemplateParts(form.subject.data or "", form.body_html.data or "",
+                          form.body_text.data or "")
+    try:
+        row = services.save_template(event, name, language, parts,
+                                     organizer_id=current_organizer().id)
+    except services.InvitationError as exc:
+        db.session.rollback()
+        return _template_page(event, name, language, form, str(exc).split("; "), 422)
+    db.session.commit()
+    flash(f"Template saved (version {row.version}).", "success")
+    return redirect(url_for(".edit_template", slug=slug, name=name, language=language),
+                    code=303)
+
+
+@admin_bp.post("/templates/<name>/<language>/preview")
+@organizer_required()
+def preview_template(slug: str, name: str, language: str) -> Response:
+    """Render the unsaved form for a chosen registrant; shown in a sandboxed frame.
+
+    A POST because it carries the draft, but it changes nothing.
+    """
+    event = _event(slug)
+    _check_language(language)
+    form = TemplateForm()
+    rendered, error = None, ""
+    if not form.validate_on_submit():
+        error = " ".join(e for errs in form.errors.values() for e in errs)
+    else:
+        parts = TemplateParts(form.subject.data or "", form.body_html.data or "",
+                              form.body_text.data or "")
+        reg = db.session.get(Registration, form.registration_id.data or 0)
+        if reg is not None and reg.event_id != event.id:
+            reg = None
+        data = (services.placeholder_data(reg, event, language, services.links_for("preview"))
+                if reg else {**sample_data(), "event": services.event_data(event, language)})
+        try:
+            rendered = render(parts, data)
+        except RenderError as exc:
+            error = str(exc)
+    response = make_response(render_template("invitations/preview.html", rendered=rendered,
+                                             error=error))
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@admin_bp.post("/templates/create")
+@organizer_required()
+def create_default_template(slug: str) -> Response:
+    """Start this event's ``welcome`` invitation from the conference template files."""
+    event = _event(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+    created = services.seed_templates(event)
+    db.session.commit()
+    flash("Welcome invitation created from the conference template." if created
+          else "The welcome invitation already exists.", "success")
+    return redirect(url_for(".dashboard", slug=slug), code=303)
+
+
+# --- preflight and sending --------------------------------------------------------------------
+
+
+@admin_bp.get("/preflight")
+@organizer_required()
+def preflight(slug: str) -> tuple[str, int]:
+    event = _event(slug)
+    form = SelectionForm(request.args, meta={"csrf": False})
+    if not form.validate():
+        abort(400, description="Choose a template and a registration status.")
+    report = services.preflight(event, form.template.data, status=form.status.data or None)
+    db.session.rollback()
+    return render_template("invitations/preflight.html", event=event, report=report,
+                           counts=report.counts(), problems=services.PROBLEMS,
+                           form=SelectionForm(template=form.template.data,
+                                              status=form.status.data)), 200
+
+
+@admin_bp.post("/send")
+@organizer_required()
+def send(slug: str) -> Response:
+    event = _event(slug)
+    form = SelectionForm()
+    if not form.validate_on_submit():
+        abort(400, description="The form expired or the selection is not valid.")
+    result = services.send_invitations(event, form.template.data,
+                                       status=form.status.data or None,
+                                       organizer_id=current_organizer().id)
+    db.session.commit()
+    dispatch(result.outbox_ids)
+    problems = result.preflight.counts()["selected"] - result.invited
+    flash(f"{result.invited} invitation(s) queued."
+          + (f" {problems} recipient(s) were left out: see the preflight." if problems else ""),
+          "success")
+    return redirect(url_for(".dashboard", slug=slug), code=303)
+
+
+@admin_bp.post("/remind")
+@organizer_required()
+def remind(slug: str) -> Response:
+    event = _event(slug)
+    form = RoundForm()
+    if not form.validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+    result = services.remind(event, round_=form.round.data, invitation_ids=_ids("invitation_id"),
+                             organizer_id=current_organizer().id)
+    db.session.commit()
+    dispatch(result.outbox_ids)
+    flash(f"{result.reminded} reminder(s) queued (round {form.round.data}); those who "
+          "answered are never reminded.", "success")
+    return redirect(url_for(".dashboard", slug=slug), code=303)
+
+
+@admin_bp.post("/resend")
+@organizer_required()
+def resend(slug: str) -> Response:
+    event = _event(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+    ids = services.resend_failed(event, _ids("invitation_id"))
+    db.session.commit()
+    dispatch(list(ids))
+    flash(f"{len(ids)} failed message(s) queued again.", "success")
+    return redirect(url_for(".dashboard", slug=slug), code=303)
+
+
+@admin_bp.post("/resume-delivery")
+@organizer_required()
+def resume(slug: str) -> Response:
+    _event(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+    resumed = resume_queue()
+    db.session.commit()
+    wake_worker()
+    flash("Delivery resumed." if resumed else "Delivery was not paused.", "success")
+    return redirect(url_for(".dashboard", slug=slug), code=303)

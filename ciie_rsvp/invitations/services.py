@@ -1,0 +1,702 @@
+"""Invitation rules: templates, preflight, sending, reminders, RSVP answers, opt-outs.
+
+Services never commit; the caller (a view or CLI command) commits once, then dispatches the
+outbox ids it got back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from .. import choices
+from ..database import insert_ignore, insert_ignore_many
+from ..emails import Attachment, HeaderInjectionError, build_message, clean_header, format_address
+from ..extensions import db
+from ..models import (
+    AuditEntry,
+    Event,
+    Invitation,
+    InvitationTemplate,
+    MailOptOut,
+    OutboxMessage,
+    OutboxStatus,
+    Registration,
+    RegistrationStatus,
+    RsvpAnswer,
+    utcnow,
+)
+from ..outbox import enqueue, enqueue_many, outbox_row, requeue
+from ..tokens import derived_token, hash_token, looks_like_token, new_token
+from ..validation import normalize_email
+from .calendar import Person, event_ics
+from .rendering import Rendered, RenderError, TemplateParts, check_syntax, render
+
+LANGUAGES = ("en", "zh-Hans")
+DEFAULT_TEMPLATE = "welcome"
+MAX_SOURCE = 64 * 1024
+SAMPLES = 5
+TOKEN_PURPOSE = "rsvp"  # noqa: S105 - an HMAC domain label, not a secret
+
+
+class InvitationError(Exception):
+    """A request the rules refuse (shown to the person as is)."""
+
+
+class RsvpClosed(InvitationError):
+    """The event's RSVP deadline has passed, or the registration was withdrawn."""
+
+
+# --- templates ------------------------------------------------------------------------------
+
+
+def conference_template_files(name: str, language: str) -> TemplateParts:
+    """The conference template ``templates/conference/<name>.<language>.*`` shipped with the app."""
+    folder = Path(current_app.template_folder or "templates") / "conference"  # type: ignore[arg-type]
+    stem = folder / f"{name}.{language}"
+    return TemplateParts(
+        subject=stem.with_name(stem.name + ".subject.txt").read_text("utf-8").strip(),
+        html=stem.with_name(stem.name + ".html").read_text("utf-8"),
+        text=stem.with_name(stem.name + ".txt").read_text("utf-8"),
+    )
+
+
+def seed_templates(event: Event, name: str = DEFAULT_TEMPLATE) -> list[str]:
+    """Create ``name`` for ``event`` in every language from the conference files (idempotent)."""
+    created = []
+    for language in LANGUAGES:
+        exists = db.session.scalar(select(InvitationTemplate.id).where(
+            InvitationTemplate.event_id == event.id, InvitationTemplate.name == name,
+            InvitationTemplate.language == language))
+        if exists is None:
+            parts = conference_template_files(name, language)
+            db.session.add(InvitationTemplate(
+                event_id=event.id, name=name, language=language, subject=parts.subject,
+                body_html=parts.html, body_text=parts.text, version=1))
+            created.append(language)
+    db.session.flush()
+    return created
+
+
+def templates_of(event: Event, name: str) -> dict[str, InvitationTemplate]:
+    """The languages of template ``name`` of ``event``."""
+    rows = db.session.scalars(select(InvitationTemplate).where(
+        InvitationTemplate.event_id == event.id, InvitationTemplate.name == name))
+    return {row.language: row for row in rows}
+
+
+def template_names(event: Event) -> list[str]:
+    return list(db.session.scalars(
+        select(InvitationTemplate.name).where(InvitationTemplate.event_id == event.id)
+        .distinct().order_by(InvitationTemplate.name)))
+
+
+def validate_parts(parts: TemplateParts) -> list[str]:
+    """Syntax errors of a template, each with its part and line; empty when it parses."""
+    errors = []
+    for part, source in (("subject", parts.subject), ("HTML body", parts.html),
+                         ("text body", parts.text)):
+        if len(source) > MAX_SOURCE:
+            errors.append(f"{part}: longer than {MAX_SOURCE // 1024} KB")
+            continue
+        try:
+            check_syntax(source, part=part)
+        except RenderError as exc:
+            errors.append(str(exc))
+    if "\n" in parts.subject.strip() or "\r" in parts.subject:
+        errors.append("subject: must be a single line")
+    return errors
+
+
+def save_template(event: Event, name: str, language: str, parts: TemplateParts, *,
+                  organizer_id: int | None = None) -> InvitationTemplate:
+    """Create or change a template; a change bumps its version. Refuses what does not parse."""
+    if language not in LANGUAGES:
+        raise InvitationError(f"unknown language {language!r}")
+    errors = validate_parts(parts)
+    if errors:
+        raise InvitationError("; ".join(errors))
+    row = templates_of(event, name).get(language)
+    if row is None:
+        row = InvitationTemplate(event_id=event.id, name=name, language=language, version=1,
+                                 subject=parts.subject.strip(), body_html=parts.html,
+                                 body_text=parts.text, updated_by=organizer_id)
+        db.session.add(row)
+    elif (row.subject, row.body_html, row.body_text) != (parts.subject.strip(), parts.html,
+                                                          parts.text):
+        row.subject, row.body_html, row.body_text = parts.subject.strip(), parts.html, parts.text
+        row.version += 1
+        row.updated_by = organizer_id
+    db.session.flush()
+    return row
+
+
+def parts_of(row: InvitationTemplate) -> TemplateParts:
+    return TemplateParts(row.subject, row.body_html, row.body_text)
+
+
+# --- placeholder data -------------------------------------------------------------------------
+
+
+def format_event_date(event: Event, language: str) -> str:
+    start, end = event.start_date, event.end_date
+    if language == "zh-Hans":
+        text = f"{start.year}年{start.month}月{start.day}日"
+        if end != start:
+            text += (f"至{end.month}月{end.day}日" if end.year == start.year
+                     else f"至{end.year}年{end.month}月{end.day}日")
+        return text
+    if end == start:
+        return f"{start:%B} {start.day}, {start.year}"
+    if (end.year, end.month) == (start.year, start.month):
+        return f"{start:%B} {start.day}–{end.day}, {start.year}"
+    return f"{start:%B} {start.day} – {end:%B} {end.day}, {end.year}"
+
+
+def event_data(event: Event, language: str) -> dict[str, str]:
+    zh = language == "zh-Hans"
+    return {
+        "name": (event.name_zh or event.name_en) if zh else event.name_en,
+        "date": format_event_date(event, language),
+        "venue": event.venue,
+        "city": event.city,
+        "hosts": event.hosts,
+    }
+
+
+def registrant_data(reg: Registration) -> dict[str, str]:
+    return {
+        "first_name": reg.first_name,
+        "last_name": reg.last_name,
+        "title": reg.job_title,
+        "company": reg.company,
+        "sector": choices.label(choices.SECTORS, reg.sector),
+    }
+
+
+def links_for(token: str) -> dict[str, str]:
+    base = f"{current_app.config['BASE_URL']}/rsvp/{token}"
+    return {
+        "rsvp_accept_url": f"{base}?answer=accept",
+        "rsvp_decline_url": f"{base}?answer=decline",
+        "manage_url": f"{base}/manage",
+        "calendar_url": f"{base}/calendar.ics",
+    }
+
+
+def placeholder_data(reg: Registration, event: Event, language: str,
+                     links: dict[str, str]) -> dict[str, Any]:
+    """The plain data a template sees (see ``rendering.PLACEHOLDERS``)."""
+    return {"registrant": registrant_data(reg), "event": event_data(event, language), **links}
+
+
+def render_for(row: InvitationTemplate, reg: Registration, event: Event,
+               links: dict[str, str] | None = None) -> Rendered:
+    """Render ``row`` for ``reg`` (preview links unless ``links``); raises RenderError."""
+    data = placeholder_data(reg, event, row.language, links or links_for("preview"))
+    rendered = render(parts_of(row), data,
+                      seconds=current_app.config.get("TEMPLATE_RENDER_SECONDS", 2.0),
+                      max_output=current_app.config.get("TEMPLATE_MAX_OUTPUT", 256 * 1024))
+    try:
+        rendered.subject = clean_header(rendered.subject)
+    except HeaderInjectionError as exc:
+        raise RenderError(str(exc), part="subject") from exc
+    if not rendered.subject:
+        raise RenderError("the subject is empty", part="subject")
+    return rendered
+
+
+# --- preflight ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    """One recipient as preflight sees them."""
+
+    registration_id: int
+    name: str
+    email: str
+    language: str
+    problem: str = ""  # "", render_failed, empty_placeholder, invalid_address, already_invited,
+    # opted_out
+    detail: str = ""
+    rendered: Rendered | None = None
+    template: InvitationTemplate | None = None
+    address: str = ""
+    # set when rendering for sending: the RSVP token the links carry
+    nonce: str = ""
+    token: str = ""
+    registration: Registration | None = None
+
+
+PROBLEMS = {
+    "render_failed": "Render failed",
+    "empty_placeholder": "Placeholder left empty",
+    "invalid_address": "Invalid email address",
+    "already_invited": "Already invited",
+    "opted_out": "Unsubscribed",
+}
+
+
+@dataclass
+class Preflight:
+    event_slug: str
+    template_name: str
+    status: str
+    checks: list[Check] = field(default_factory=list)
+    template_missing: bool = False
+
+    @property
+    def ready(self) -> list[Check]:
+        return [c for c in self.checks if not c.problem]
+
+    def with_problem(self, problem: str) -> list[Check]:
+        return [c for c in self.checks if c.problem == problem]
+
+    def counts(self) -> dict[str, int]:
+        counts = {"selected": len(self.checks), "ready": len(self.ready)}
+        counts.update({p: len(self.with_problem(p)) for p in PROBLEMS})
+        return counts
+
+    def samples(self, problem: str = "", limit: int = SAMPLES) -> list[Check]:
+        rows = self.ready if not problem else self.with_problem(problem)
+        return rows[:limit]
+
+
+def _selection(event: Event, status: str | None) -> Any:
+    """Registrations of ``event`` a send selects: with ``status`` (any when None), never those
+    whose personal data was erased."""
+    where = [Registration.event_id == event.id, Registration.erased_at.is_(None)]
+    if status:
+        where.append(Registration.status == status)
+    return where
+
+
+def select_recipients(event: Event, *, status: str | None = RegistrationStatus.APPROVED,
+                      registration_ids: Iterable[int] | None = None) -> list[Registration]:
+    query = select(Registration).where(*_selection(event, status))
+    if registration_ids is not None:
+        query = query.where(Registration.id.in_(list(registration_ids)))
+    return list(db.session.scalars(query.order_by(Registration.id)))
+
+
+def recipient_ids(event: Event, *, status: str | None = RegistrationStatus.APPROVED) -> list[int]:
+    """Ids of the registrations a send selects, in order (for sending in chunks)."""
+    return list(db.session.scalars(
+        select(Registration.id).where(*_selection(event, status)).order_by(Registration.id)))
+
+
+def _opted_out(emails: Sequence[str]) -> set[str]:
+    if not emails:
+        return set()
+    return set(db.session.scalars(select(MailOptOut.email_normalized).where(
+        MailOptOut.email_normalized.in_(list(emails)))))
+
+
+def _check(reg: Registration, event: Event, templates: dict[str, InvitationTemplate],
+           links: dict[str, str] | None) -> Check:
+    language = reg.language if reg.language in templates else "en"
+    check = Check(reg.id, reg.full_name, reg.email, language)
+    try:
+        check.address = format_address(reg.full_name, normalize_email(reg.email))
+    except (ValueError, HeaderInjectionError) as exc:
+        check.problem, check.detail = "invalid_address", str(exc)
+        return check
+    row = templates.get(language)
+    if row is None:
+        check.problem, check.detail = "render_failed", "no English version of the template"
+        return check
+    check.template = row
+    try:
+        check.rendered = render_for(row, reg, event, links)
+    except RenderError as exc:
+        check.problem, check.detail = "render_failed", str(exc)
+        return check
+    if check.rendered.empty_placeholders:
+        check.problem = "empty_placeholder"
+        check.detail = ", ".join(check.rendered.empty_placeholders)
+    return check
+
+
+def preflight(event: Event, template_name: str, *, status: str | None = "approved",
+              registration_ids: Iterable[int] | None = None,
+              with_tokens: bool = False) -> Preflight:
+    """Render the invitation for every selected recipient (strictly) and report problems.
+
+    ``with_tokens`` (used by sending) renders each recipient with their real RSVP links, from a
+    fresh token kept on the check, so that what preflight approved is exactly what is sent.
+    """
+    report = Preflight(event.slug, template_name, status or "any")
+    templates = templates_of(event, template_name)
+    if "en" not in templates:
+        report.template_missing = True
+    regs = select_recipients(event, status=status, registration_ids=registration_ids)
+    invited = set(db.session.scalars(select(Invitation.registration_id).where(
+        Invitation.event_id == event.id)))
+    opted_out = _opted_out([r.email_normalized for r in regs])
+    secret = current_app.config["SECRET_KEY"]
+    for reg in regs:
+        if reg.id in invited:
+            check = Check(reg.id, reg.full_name, reg.email, reg.language,
+                          problem="already_invited")
+        elif reg.email_normalized in opted_out:
+            check = Check(reg.id, reg.full_name, reg.email, reg.language, problem="opted_out")
+        elif with_tokens:
+            nonce = secrets.token_hex(16)
+            token = derived_token(secret, TOKEN_PURPOSE, nonce)
+            check = _check(reg, event, templates, links_for(token))
+            check.nonce, check.token, check.registration = nonce, token, reg
+        else:
+            check = _check(reg, event, templates, None)
+        report.checks.append(check)
+    return report
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendResult:
+    preflight: Preflight
+    outbox_ids: list[int | None] = field(default_factory=list)
+    invited: int = 0
+    skipped: int = 0
+
+
+def sender_of(event: Event) -> tuple[str, str | None]:
+    """(From, Reply-To) for ``event``'s mail: its own, else the service's."""
+    sender = event.mail_from or current_app.config["MAIL_FROM"]
+    reply_to = event.mail_reply_to or current_app.config.get("MAIL_REPLY_TO") or None
+    return sender, reply_to
+
+
+def _calendar(event: Event, reg: Registration, nonce: str, token: str, language: str,
+              sequence: int) -> bytes:
+    """The invitation's .ics; its UID comes from the invitation's nonce, so a reminder or a
+    download updates the same calendar entry."""
+    sender, reply_to = sender_of(event)
+    name, email = parseaddr(reply_to or sender)
+    return event_ics(event, uid=f"invitation-{nonce}@{email.rpartition('@')[2] or 'ciie-rsvp'}",
+                     organizer=Person(name or email, email),
+                     attendee=Person(reg.full_name, reg.email),
+                     summary=event_data(event, language)["name"],
+                     url=f"{current_app.config['BASE_URL']}/rsvp/{token}", sequence=sequence)
+
+
+def _compose(nonce: str, token: str, reg: Registration, event: Event, check: Check,
+             round_: int) -> Any:
+    assert check.rendered is not None and check.template is not None
+    sender, reply_to = sender_of(event)
+    ics = _calendar(event, reg, nonce, token, check.language, round_ - 1)
+    unsubscribe = f"{current_app.config['BASE_URL']}/unsubscribe/{token}"
+    return build_message(
+        sender=sender, to=check.address, reply_to=reply_to, subject=check.rendered.subject,
+        text=check.rendered.text, html=check.rendered.html,
+        headers={"List-Unsubscribe": f"<{unsubscribe}>",
+                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                 "Content-Language": check.language},
+        attachments=[Attachment(ics, "text", "calendar", "invitation.ics",
+                                {"method": "REQUEST"})],
+    )
+
+
+def idempotency_key(invitation_id: int, version: int, round_: int) -> str:
+    return f"invitation:{invitation_id}:v{version}:r{round_}"
+
+
+@dataclass
+class Prepared:
+    """One invitation ready to record: plain values only, valid across transactions."""
+
+    registration_id: int
+    nonce: str
+    token_hash: str
+    template_version: int
+    outbox: dict[str, Any]  # an outbox row, less its invitation id and idempotency key
+
+
+def prepare_invitations(event: Event, template_name: str, *, status: str | None = "approved",
+                        registration_ids: Iterable[int] | None = None
+                        ) -> tuple[Preflight, list[Prepared]]:
+    """Preflight, and build the finished message of everyone who passes (reads only).
+
+    This is the costly part of sending (rendering, calendar, MIME); it writes nothing, so a
+    caller may run it before taking the database's write lock.
+    """
+    report = preflight(event, template_name, status=status, registration_ids=registration_ids,
+                       with_tokens=True)
+    prepared = []
+    for check in report.ready:
+        assert check.registration is not None and check.template is not None
+        message = _compose(check.nonce, check.token, check.registration, event, check, 1)
+        prepared.append(Prepared(check.registration_id, check.nonce, hash_token(check.token),
+                                 check.template.version,
+                                 outbox_row(message, kind="invitation",
+                                            registration_id=check.registration_id)))
+    return report, prepared
+
+
+def record_invitations(event_id: int, template_name: str, prepared: list[Prepared], *,
+                       organizer_id: int | None = None) -> tuple[list[int], int]:
+    """Write the invitations and queue their messages; return (outbox ids, invited).
+
+    Recipients invited meanwhile are skipped (``ON CONFLICT DO NOTHING`` on (event,
+    registration)), so a double-clicked send or a repeated CLI run queues nothing twice, and
+    the outbox's idempotency key (invitation, template version, round) backs that up.
+    """
+    now = utcnow()
+    by_reg = {p.registration_id: p for p in prepared}
+    inserted = insert_ignore_many(Invitation, [{
+        "event_id": event_id, "registration_id": p.registration_id,
+        "template_name": template_name, "token_nonce": p.nonce, "token_hash": p.token_hash,
+        "rounds": 1, "rsvp": RsvpAnswer.PENDING.value, "guests": 0, "invited_at": now,
+        "invited_by": organizer_id,
+    } for p in prepared], ["event_id", "registration_id"], returning=["id", "registration_id"])
+    rows = []
+    for inv_id, reg_id in sorted(inserted, key=lambda pair: pair[0]):
+        p = by_reg[reg_id]
+        rows.append({**p.outbox, "invitation_id": inv_id,
+                     "idempotency_key": idempotency_key(inv_id, p.template_version, 1)})
+    outbox_ids = enqueue_many(rows)
+    if rows:
+        db.session.add(AuditEntry(actor="organizer", organizer_id=organizer_id,
+                                  action="invitations_sent",
+                                  detail=f"event_id={event_id} template={template_name} "
+                                         f"count={len(rows)}"))
+    return outbox_ids, len(rows)
+
+
+def send_invitations(event: Event, template_name: str, *, status: str | None = "approved",
+                     registration_ids: Iterable[int] | None = None,
+                     organizer_id: int | None = None) -> SendResult:
+    """Invite every selected recipient that passes preflight, in the caller's transaction."""
+    report, prepared = prepare_invitations(event, template_name, status=status,
+                                           registration_ids=registration_ids)
+    outbox_ids, invited = record_invitations(event.id, template_name, prepared,
+                                             organizer_id=organizer_id)
+    return SendResult(report, list(outbox_ids), invited, len(prepared) - invited)
+
+
+def next_round(event: Event) -> int:
+    """The round a new reminder gets: one more than any invitation of the event has had."""
+    return (db.session.scalar(select(func.max(Invitation.rounds)).where(
+        Invitation.event_id == event.id)) or 1) + 1
+
+
+@dataclass
+class RemindResult:
+    outbox_ids: list[int | None] = field(default_factory=list)
+    reminded: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = None,
+           organizer_id: int | None = None) -> RemindResult:
+    """Queue reminder ``round_`` to invitees who have not answered (all, or ``invitation_ids``).
+
+    Those who answered, opted out or already got this round are left out: the key
+    (invitation, template version, round) makes a repeated click queue nothing.
+    """
+    if round_ < 2:
+        raise InvitationError("reminders start at round 2")
+    query = select(Invitation).where(Invitation.event_id == event.id,
+                                     Invitation.rsvp == RsvpAnswer.PENDING.value)
+    if invitation_ids is not None:
+        query = query.where(Invitation.id.in_(list(invitation_ids)))
+    invitations = list(db.session.scalars(query.order_by(Invitation.id)))
+    result = RemindResult()
+    opted_out = _opted_out([i.registration.email_normalized for i in invitations])
+    secret = current_app.config["SECRET_KEY"]
+    template_cache: dict[str, dict[str, InvitationTemplate]] = {}
+    for inv in invitations:
+        reg = inv.registration
+        if reg.email_normalized in opted_out:
+            result.skipped.append((inv.id, "opted_out"))
+            continue
+        if reg.status == RegistrationStatus.WITHDRAWN:
+            result.skipped.append((inv.id, "withdrawn"))
+            continue
+        if inv.rounds >= round_:
+            result.skipped.append((inv.id, "already_reminded"))
+            continue
+        templates = template_cache.setdefault(inv.template_name,
+                                              templates_of(event, inv.template_name))
+        token = derived_token(secret, TOKEN_PURPOSE, inv.token_nonce)
+        check = _check(reg, event, templates, links_for(token))
+        if check.problem:
+            result.skipped.append((inv.id, check.problem))
+            continue
+        assert check.template is not None and check.rendered is not None
+        prefix = "提醒：" if check.language == "zh-Hans" else "Reminder: "
+        check.rendered.subject = prefix + check.rendered.subject
+        message = _compose(inv.token_nonce, token, reg, event, check, round_)
+        outbox_id = enqueue(message, kind="invitation_reminder", registration_id=reg.id,
+                            invitation_id=inv.id,
+                            idempotency_key=idempotency_key(inv.id, check.template.version,
+                                                            round_))
+        inv.rounds = round_
+        if outbox_id is not None:
+            result.outbox_ids.append(outbox_id)
+            result.reminded += 1
+    return result
+
+
+def resend_failed(event: Event, invitation_ids: Iterable[int] | None = None) -> list[int]:
+    """Queue failed invitation messages again (same Message-ID); return their outbox ids."""
+    query = (select(OutboxMessage.id).join(Invitation, Invitation.id == OutboxMessage.invitation_id)
+             .where(Invitation.event_id == event.id,
+                    OutboxMessage.status == OutboxStatus.FAILED.value))
+    if invitation_ids is not None:
+        query = query.where(Invitation.id.in_(list(invitation_ids)))
+    ids = list(db.session.scalars(query))
+    opted = set(db.session.scalars(
+        select(OutboxMessage.id).join(MailOptOut,
+                                      MailOptOut.email_normalized == func.lower(
+                                          OutboxMessage.recipient))
+        .where(OutboxMessage.id.in_(ids)))) if ids else set()
+    return requeue([i for i in ids if i not in opted])
+
+
+# --- RSVP -----------------------------------------------------------------------------------------
+
+
+def find_invitation(token: str) -> Invitation | None:
+    """The invitation an RSVP link points to; None for unknown or malformed tokens."""
+    if not looks_like_token(token):
+        return None
+    return db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+
+
+def mark_opened(inv: Invitation, now: dt.datetime | None = None) -> bool:
+    """Record the first visit of the RSVP page (the answer itself never changes on a GET)."""
+    if inv.opened_at is not None:
+        return False
+    inv.opened_at = now or utcnow()
+    return True
+
+
+def respond(inv: Invitation, answer: str, *, guests: int = 0,
+            now: dt.datetime | None = None) -> bool:
+    """Record an answer; True when something changed. Idempotent for the same answer."""
+    now = now or utcnow()
+    if answer not in (RsvpAnswer.ACCEPTED, RsvpAnswer.DECLINED):
+        raise InvitationError(_("Choose accept or decline."))
+    event = inv.event
+    if not event.rsvp_open(now):
+        raise RsvpClosed(_("The RSVP deadline has passed."))
+    if inv.registration.status == RegistrationStatus.WITHDRAWN:
+        raise RsvpClosed(_("This registration was withdrawn; restore it from your "
+                           "registration page to answer."))
+    guests = guests if answer == RsvpAnswer.ACCEPTED else 0
+    if not 0 <= guests <= event.guest_limit:
+        raise InvitationError(_("You may bring up to %(limit)s guests.", limit=event.guest_limit))
+    if inv.opened_at is None:
+        inv.opened_at = now
+    if (inv.rsvp, inv.guests) == (answer, guests):
+        return False
+    db.session.add(AuditEntry(registration_id=inv.registration_id, actor="registrant",
+                              action=f"rsvp_{answer}", from_status=inv.rsvp, to_status=answer,
+                              detail=f"guests={guests}"))
+    inv.rsvp, inv.guests, inv.responded_at = answer, guests, now
+    return True
+
+
+def unsubscribe(inv: Invitation) -> bool:
+    """Opt the invitee's address out of further invitation mail (idempotent)."""
+    email = inv.registration.email_normalized
+    created = insert_ignore(MailOptOut, {"email_normalized": email, "at": utcnow(),
+                                         "source": "list-unsubscribe"}, ["email_normalized"])
+    if created is not None:
+        db.session.add(AuditEntry(registration_id=inv.registration_id, actor="registrant",
+                                  action="unsubscribed", detail="invitation mail"))
+    return created is not None
+
+
+def issue_manage_link(inv: Invitation) -> str:
+    """A fresh manage-link token for the invitee's registration (the older link stops working)."""
+    token, token_hash = new_token()
+    inv.registration.manage_token_hash = token_hash
+    db.session.add(AuditEntry(registration_id=inv.registration_id, actor="registrant",
+                              action="manage_link_from_invitation"))
+    return token
+
+
+def calendar_for(inv: Invitation) -> bytes:
+    reg = inv.registration
+    token = derived_token(current_app.config["SECRET_KEY"], TOKEN_PURPOSE, inv.token_nonce)
+    language = reg.language if reg.language in LANGUAGES else "en"
+    return _calendar(inv.event, reg, inv.token_nonce, token, language, inv.rounds - 1)
+
+
+# --- dashboard and exports ---------------------------------------------------------------------
+
+
+def dashboard_counts(event: Event) -> dict[str, int]:
+    """invited / opened / accepted / declined / no answer, and delivery states."""
+    rows = db.session.execute(
+        select(Invitation.rsvp, func.count(), func.count(Invitation.opened_at))
+        .where(Invitation.event_id == event.id).group_by(Invitation.rsvp)).all()
+    counts = {"invited": 0, "opened": 0, "accepted": 0, "declined": 0, "no_answer": 0}
+    for rsvp, n, opened in rows:
+        counts["invited"] += n
+        counts["opened"] += opened
+        counts["no_answer" if rsvp == RsvpAnswer.PENDING else rsvp] += n
+    delivery = db.session.execute(
+        select(OutboxMessage.status, func.count())
+        .join(Invitation, Invitation.id == OutboxMessage.invitation_id)
+        .where(Invitation.event_id == event.id).group_by(OutboxMessage.status)).all()
+    for status, n in delivery:
+        counts[f"mail_{status}"] = n
+    return counts
+
+
+@dataclass
+class InvitationRow:
+    invitation_id: int
+    registration_id: int
+    name: str
+    email: str
+    company: str
+    language: str
+    rsvp: str
+    guests: int
+    opened_at: dt.datetime | None
+    responded_at: dt.datetime | None
+    rounds: int
+    invited_at: dt.datetime
+    delivery: str
+    delivery_error: str
+    sent_at: dt.datetime | None
+
+
+def invitation_rows(event: Event, *, rsvp: str | None = None,
+                    delivery: str | None = None) -> list[InvitationRow]:
+    """Every invitation of ``event`` with the state of its latest message."""
+    latest = (select(OutboxMessage.invitation_id, func.max(OutboxMessage.id).label("last_id"))
+              .where(OutboxMessage.invitation_id.is_not(None))
+              .group_by(OutboxMessage.invitation_id).subquery())
+    query = (select(Invitation, Registration, OutboxMessage)
+             .join(Registration, Registration.id == Invitation.registration_id)
+             .outerjoin(latest, latest.c.invitation_id == Invitation.id)
+             .outerjoin(OutboxMessage, OutboxMessage.id == latest.c.last_id)
+             .where(Invitation.event_id == event.id).order_by(Invitation.id))
+    if rsvp:
+        query = query.where(Invitation.rsvp == rsvp)
+    if delivery:
+        query = query.where(OutboxMessage.status == delivery)
+    return [
+        InvitationRow(inv.id, reg.id, reg.full_name, reg.email, reg.company, reg.language,
+                      inv.rsvp, inv.guests, inv.opened_at, inv.responded_at, inv.rounds,
+                      inv.invited_at, msg.status if msg else "none", msg.last_error if msg else "",
+                      msg.sent_at if msg else None)
+        for inv, reg, msg in db.session.execute(query)
+    ]

@@ -1,0 +1,567 @@
+"""Invitation templates, preflight, sending and the public RSVP pages, end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from email import message_from_bytes, policy
+
+import icalendar
+import pytest
+from sqlalchemy import func, select
+
+from ciie_rsvp.extensions import db
+from ciie_rsvp.invitations import rendering, services
+from ciie_rsvp.models import (
+    AuditEntry,
+    Event,
+    Invitation,
+    InvitationTemplate,
+    MailOptOut,
+    OutboxMessage,
+    Registration,
+)
+from tests.conftest import csrf_from, text_body
+
+RSVP_LINK = re.compile(r"https://rsvp\.example\.org/rsvp/([A-Za-z0-9_-]{40,})\?answer=accept")
+
+
+def event_of(slug: str) -> Event:
+    return db.session.scalar(select(Event).where(Event.slug == slug))
+
+
+def seed_welcome(app, slug: str) -> None:
+    with app.app_context():
+        services.seed_templates(event_of(slug))
+        db.session.commit()
+
+
+def send(app, slug: str, *args: str):
+    return app.test_cli_runner().invoke(args=["invitations", "send", "--event", slug, *args])
+
+
+def outbox_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(OutboxMessage))
+
+
+@pytest.fixture
+def smtp_app(app, smtp_server):
+    app.config["MAIL_URL"] = smtp_server.url
+    return app
+
+
+# --- templates and rendering ----------------------------------------------------------------
+
+
+def test_seed_creates_the_welcome_invitation_in_both_languages(app):
+    result = app.test_cli_runner().invoke(args=["seed"])
+    assert result.exit_code == 0, result.output
+    again = app.test_cli_runner().invoke(args=["seed"])
+    assert again.exit_code == 0
+    with app.app_context():
+        event = event_of("meet-in-shanghai-2022")
+        rows = services.templates_of(event, "welcome")
+        assert set(rows) == {"en", "zh-Hans"}
+        assert db.session.scalar(select(func.count()).select_from(InvitationTemplate)) == 2
+        en, zh = rows["en"], rows["zh-Hans"]
+        assert "World Trade Center" in en.body_text
+        assert "Shanghai Foreign Investment" in en.body_html
+        assert "November 5, 2022" in en.body_text and "{{ rsvp_accept_url }}" in en.body_html
+        assert "上海市商务委员会" in zh.body_text and "第五届中国国际进口博览会" in zh.body_html
+        reg = Registration(first_name="Maria", last_name="Lopez", job_title="", company="Almonds",
+                           sector="food_agriculture", email="m@example.com", language="en")
+        rendered = services.render_for(en, reg, event)
+        assert rendered.subject == ("You are invited: Meet in Shanghai, Share the Future, "
+                                    "October 13, 2022")
+        assert "Dear Maria Lopez" in rendered.text and "Downtown Los Angeles" in rendered.text
+        zh_rendered = services.render_for(zh, reg, event)
+        assert "相约上海，共享未来" in zh_rendered.subject
+        assert "2022年10月13日" in zh_rendered.subject
+
+
+ATTACKS = [
+    ("{{ 'x' * 10**9 }}", "characters"),
+    ("{{ range(10**9)|list }}", "range"),
+    ("{{ 9**9**9 }}", "power"),
+    ("{{ ''.__class__ }}", "unsafe"),
+    ("{{ cycler.__init__.__globals__ }}", "unsafe"),
+    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "unsafe"),
+    ("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}", "loops"),
+    ("{{ '{:>999999999}'.format(1) }}", "format"),
+    ("{% macro f(s) %}{{ f(s ~ s) }}{% endmacro %}{{ f('x') }}", "characters"),
+    ("{% for i in [1] recursive %}{{ loop([i, i]) }}{% endfor %}", "nested"),
+    ("{% set a = 'x' * 99999 %}{{ a ~ a ~ a ~ a }}", "characters"),
+    ("{{ ('x' * 99999)|replace('', 'y' * 99999) }}", "characters"),
+    ("{{ range(20000)|join('x' * 99999) }}", "characters"),
+    ("{{ lipsum(10**9) }}", "undefined"),
+    ("{% set ns = namespace(a=1) %}", "undefined"),
+    ("{{ registrant.password }}", "has no attribute"),
+    ("{% include 'base.html' %}", "cannot include"),
+    ("{% extends 'base.html' %}", "cannot include"),
+]
+
+
+@pytest.mark.parametrize(("source", "message"), ATTACKS)
+def test_sandbox_refuses_internals_and_resource_exhaustion(source, message):
+    with pytest.raises(rendering.RenderError) as info:
+        rendering.render_part(source, rendering.sample_data(), html=True, part="HTML body")
+    assert message in str(info.value)
+    assert str(info.value).startswith("HTML body")
+
+
+def test_rendering_escapes_html_and_reports_empty_placeholders():
+    data = rendering.sample_data()
+    data["registrant"] = {**data["registrant"], "company": "<script>x</script> & Co",
+                          "first_name": ""}
+    html, empty = rendering.render_part(
+        "<p>{{ registrant.first_name }} {{ registrant.company }}</p>", data, html=True)
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert empty == ["registrant.first_name"]
+    text, _ = rendering.render_part("{{ registrant.company }}", data, html=False)
+    assert text == "<script>x</script> & Co"
+
+
+def test_output_size_is_capped():
+    source = "{% for i in range(5000) %}{{ 'x' * 90 }}{% endfor %}"
+    with pytest.raises(rendering.RenderError, match="larger than"):
+        rendering.render_part(source, {}, html=False, max_output=100_000)
+
+
+def test_template_that_does_not_parse_is_refused_with_line_and_message(app, make_event):
+    slug = make_event()
+    seed_welcome(app, slug)
+    with app.app_context():
+        event = event_of(slug)
+        parts = rendering.TemplateParts("Hello {{ registrant.first_name }",
+                                        "<p>ok</p>\n<p>{% if %}</p>", "fine")
+        with pytest.raises(services.InvitationError) as info:
+            services.save_template(event, "welcome", "en", parts)
+        assert "subject line 1" in str(info.value)
+        assert "HTML body line 2" in str(info.value)
+        row = services.templates_of(event, "welcome")["en"]
+        assert row.version == 1 and "{% if %}" not in row.body_html
+
+
+def test_editing_bumps_the_version(app, make_event):
+    slug = make_event()
+    seed_welcome(app, slug)
+    with app.app_context():
+        event = event_of(slug)
+        row = services.templates_of(event, "welcome")["en"]
+        parts = services.parts_of(row)
+        services.save_template(event, "welcome", "en", parts)  # unchanged: same version
+        assert row.version == 1
+        parts.subject = "Welcome, {{ registrant.first_name }}!"
+        services.save_template(event, "welcome", "en", parts)
+        db.session.commit()
+        assert services.templates_of(event, "welcome")["en"].version == 2
+
+
+# --- preflight -------------------------------------------------------------------------------
+
+
+def test_preflight_reports_every_kind_of_problem_and_sends_nothing(app, make_event,
+                                                                   make_invitee):
+    slug = make_event()
+    seed_welcome(app, slug)
+    ok = make_invitee(slug, first_name="Ann")
+    make_invitee(slug, first_name="", last_name="Nofirst")
+    make_invitee(slug, email="not an address", email_normalized="not an address")
+    make_invitee(slug, email="opted@example.com")
+    make_invitee(slug, status="submitted")  # not selected
+    with app.app_context():
+        db.session.add(MailOptOut(email_normalized="opted@example.com"))
+        db.session.add(Invitation(event_id=event_of(slug).id, registration_id=ok,
+                                  template_name="welcome", token_nonce="n",
+                                  token_hash="0" * 64))
+        db.session.commit()
+    result = send(app, slug, "--dry-run")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "selected: 4, ready to send: 0" in out
+    assert "Already invited: 1" in out and "Unsubscribed: 1" in out
+    assert "Placeholder left empty: 1" in out and "registrant.first_name" in out
+    assert "Invalid email address: 1" in out
+    assert outbox_count(app) == 1 - 1  # dry run queues nothing
+
+
+def test_preflight_reports_render_failures_with_their_reason(app, make_event,
+                                                             make_invitee):
+    slug = make_event()
+    seed_welcome(app, slug)
+    make_invitee(slug)
+    with app.app_context():
+        event = event_of(slug)
+        row = services.templates_of(event, "welcome")["en"]
+        row.body_text = "Hello {{ registrant.nickname }}"
+        db.session.commit()
+        report = services.preflight(event, "welcome")
+        [failure] = report.with_problem("render_failed")
+        assert "text body" in failure.detail and "nickname" in failure.detail
+        assert report.counts()["ready"] == 0
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+def _parse(raw: bytes):
+    return message_from_bytes(raw, policy=policy.default)
+
+
+def test_send_to_approved_registrants_delivers_one_correct_message_each(
+        smtp_app, smtp_server, make_event, make_invitee):
+    app = smtp_app
+    slug = make_event(mail_from="CIIE Office <invitations@trade-office.example.org>",
+                      mail_reply_to="Organizer Team <team@wtcla.example.org>",
+                      start_time=dt.time(9, 30), end_time=dt.time(17, 0))
+    seed_welcome(app, slug)
+    en = make_invitee(slug, first_name="Maria", last_name="Lopez",
+                           email="maria@example.com")
+    zh = make_invitee(slug, first_name="晓明", last_name="王", language="zh-Hans",
+                           email="wang@example.cn", company="上海进出口贸易有限公司")
+    make_invitee(slug, status="waitlisted", email="waiting@example.com")
+    result = send(app, slug)
+    assert result.exit_code == 0, result.output
+    assert "queued 2 invitation(s)" in result.output
+
+    assert sorted(rcpt[0] for _, rcpt, _ in smtp_server.messages) == [
+        "maria@example.com", "wang@example.cn"]
+    by_rcpt = {rcpt[0]: _parse(raw) for _, rcpt, raw in smtp_server.messages}
+    msg = by_rcpt["maria@example.com"]
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative = next(p for p in msg.iter_parts() if p.get_content_type() ==
+                       "multipart/alternative")
+    assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain",
+                                                                        "text/html"]
+    assert msg["From"] == "CIIE Office <invitations@trade-office.example.org>"
+    assert msg["Reply-To"] == "Organizer Team <team@wtcla.example.org>"
+    assert msg["To"] == "Maria Lopez <maria@example.com>"
+    assert msg["Date"] and msg["Message-ID"].endswith("@trade-office.example.org>")
+    # a long header folds onto a continuation line (RFC 5322 folding whitespace)
+    assert msg["List-Unsubscribe"].strip().startswith("<https://rsvp.example.org/unsubscribe/")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Dear Maria Lopez" in text_body(msg)
+    assert RSVP_LINK.search(text_body(msg))
+
+    [ics_part] = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
+    cal = icalendar.Calendar.from_ical(ics_part.get_content())
+    assert str(cal["METHOD"]) == "REQUEST"
+    vevent = cal.walk("VEVENT")[0]
+    assert vevent["DTSTART"].params["TZID"] == "America/Los_Angeles"
+    assert vevent["DTSTART"].dt.utcoffset() == dt.timedelta(hours=-7)  # PDT in October
+    assert vevent["DTSTART"].dt.hour == 9 and vevent["DTSTART"].dt.minute == 30
+    assert str(vevent["ORGANIZER"]) == "mailto:team@wtcla.example.org"
+    attendee = vevent["ATTENDEE"]
+    assert str(attendee) == "mailto:maria@example.com"
+    assert attendee.params["RSVP"] == "TRUE" and attendee.params["PARTSTAT"] == "NEEDS-ACTION"
+
+    zh_msg = by_rcpt["wang@example.cn"]
+    assert "相约上海，共享未来" in zh_msg["Subject"]
+    assert "尊敬的王晓明" in text_body(zh_msg)
+
+    with app.app_context():
+        rows = list(db.session.scalars(select(Invitation).order_by(Invitation.id)))
+        assert [r.registration_id for r in rows] == [en, zh]
+        assert all(len(r.token_hash) == 64 for r in rows)
+        statuses = set(db.session.scalars(select(OutboxMessage.status)))
+        assert statuses == {"sent"}
+
+
+def test_repeated_send_queues_nothing_twice(smtp_app, smtp_server, make_event,
+                                            make_invitee):
+    app = smtp_app
+    slug = make_event()
+    seed_welcome(app, slug)
+    for _ in range(3):
+        make_invitee(slug)
+    assert send(app, slug).exit_code == 0
+    again = send(app, slug)
+    assert "queued 0 invitation(s)" in again.output and "Already invited: 3" in again.output
+    assert len(smtp_server.messages) == 3
+    assert outbox_count(app) == 3
+
+
+def test_language_falls_back_to_english_without_a_chinese_version(
+        smtp_app, smtp_server, make_event, make_invitee):
+    app = smtp_app
+    slug = make_event()
+    seed_welcome(app, slug)
+    make_invitee(slug, language="zh-Hans", first_name="Li", last_name="Wei")
+    with app.app_context():
+        db.session.delete(services.templates_of(event_of(slug), "welcome")["zh-Hans"])
+        db.session.commit()
+    assert send(app, slug).exit_code == 0
+    [msg] = smtp_server.parsed()
+    assert msg["Subject"].startswith("You are invited") and "Dear Li Wei" in text_body(msg)
+
+
+def test_no_header_injection_from_registrant_or_template(smtp_app, smtp_server, make_event,
+                                                         make_invitee):
+    app = smtp_app
+    slug = make_event()
+    seed_welcome(app, slug)
+    make_invitee(slug, company="Evil\r\nBcc: victim@example.com", email="a@example.com")
+    bad = make_invitee(slug, last_name="=?UTF-8?Q?=0A?=Bcc: victim@example.com",
+                            email="b@example.com")
+    with app.app_context():
+        event = event_of(slug)
+        row = services.templates_of(event, "welcome")["en"]
+        services.save_template(event, "welcome", "en", rendering.TemplateParts(
+            "Welcome {{ registrant.company }}", row.body_html, row.body_text))
+        db.session.commit()
+        report = services.preflight(event, "welcome")
+        [invalid] = report.with_problem("invalid_address")
+        assert invalid.registration_id == bad
+    assert send(app, slug).exit_code == 0
+    [msg] = smtp_server.parsed()
+    assert msg["Bcc"] is None
+    assert msg["Subject"] == "Welcome Evil Bcc: victim@example.com"
+    assert [rcpt for _, rcpt, _ in smtp_server.messages] == [["a@example.com"]]
+
+
+# --- RSVP ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def invited(smtp_app, smtp_server, make_event, make_invitee):
+    """An event with one invited registrant; returns (slug, token, registration id)."""
+
+    def _invite(language: str = "en", **event_fields):
+        slug = make_event(**event_fields)
+        seed_welcome(smtp_app, slug)
+        reg_id = make_invitee(slug, language=language)
+        assert send(smtp_app, slug).exit_code == 0
+        token = RSVP_LINK.search(text_body(smtp_server.parsed()[-1])).group(1)
+        return slug, token, reg_id
+
+    return _invite
+
+
+def invitation(app) -> Invitation:
+    with app.app_context():
+        inv = db.session.scalar(select(Invitation))
+        db.session.expunge(inv)
+        return inv
+
+
+def test_get_shows_the_invitation_and_records_opened_but_never_answers(smtp_app, client,
+                                                                       invited):
+    slug, token, _ = invited()
+    assert invitation(smtp_app).opened_at is None
+    page = client.get(f"/rsvp/{token}?answer=accept")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Meet in Shanghai, Share the Future" in html
+    assert 'value="accepted"' in html and 'value="declined"' in html
+    assert page.headers["Cache-Control"] == "no-store"
+    inv = invitation(smtp_app)
+    assert inv.opened_at is not None and inv.rsvp == "pending"
+    assert client.get(f"/rsvp/{token}?answer=decline").status_code == 200
+    assert invitation(smtp_app).rsvp == "pending"
+
+
+def test_accept_by_post_then_change_until_the_deadline(smtp_app, client, invited):
+    slug, token, reg_id = invited(guest_limit=2)
+    html = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    resp = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html),
+                                               "answer": "accepted", "guests": "2"})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/thanks")
+    thanks = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "We look forward to welcoming you" in thanks and "Guests noted: 2." in thanks
+    inv = invitation(smtp_app)
+    assert (inv.rsvp, inv.guests) == ("accepted", 2) and inv.responded_at is not None
+
+    too_many = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html),
+                                                   "answer": "accepted", "guests": "3"})
+    assert too_many.status_code == 422 and "up to 2 guests" in too_many.get_data(as_text=True)
+    declined = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html),
+                                                   "answer": "declined"})
+    assert declined.status_code == 303
+    assert (invitation(smtp_app).rsvp, invitation(smtp_app).guests) == ("declined", 0)
+    with smtp_app.app_context():
+        actions = list(db.session.scalars(select(AuditEntry.action).where(
+            AuditEntry.registration_id == reg_id).order_by(AuditEntry.id)))
+    assert actions == ["rsvp_accepted", "rsvp_declined"]
+
+
+def test_answers_need_post_with_csrf_and_stop_at_the_deadline(smtp_app, client, invited):
+    slug, token, _ = invited(rsvp_deadline=dt.datetime(2031, 1, 1, tzinfo=dt.UTC))
+    assert client.post(f"/rsvp/{token}", data={"answer": "accepted"}).status_code == 400
+    assert client.put(f"/rsvp/{token}").status_code == 405
+    html = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    bogus = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html),
+                                                "answer": "maybe"})
+    assert bogus.status_code == 422
+    with smtp_app.app_context():
+        db.session.execute(db.update(Event).values(
+            rsvp_deadline=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
+        db.session.commit()
+    late = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html),
+                                               "answer": "accepted"})
+    assert late.status_code == 403 and "deadline has passed" in late.get_data(as_text=True)
+    assert invitation(smtp_app).rsvp == "pending"
+
+
+def test_thank_you_page_in_chinese(smtp_app, client, invited):
+    slug, token, _ = invited(language="zh-Hans")
+    html = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    assert "接受邀请" in html
+    resp = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html),
+                                               "answer": "accepted"}, follow_redirects=True)
+    assert "感谢您的答复" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("token", ["nope", "a" * 43, "x" * 300, "%00", "abc.def;DROP"])
+def test_invalid_rsvp_tokens_get_a_friendly_page(client, token):
+    for url in (f"/rsvp/{token}", f"/rsvp/{token}/thanks", f"/rsvp/{token}/calendar.ics",
+                f"/unsubscribe/{token}"):
+        resp = client.get(url)
+        assert resp.status_code == 404
+        assert "invitation link is not valid" in resp.get_data(as_text=True)
+    assert client.post(f"/unsubscribe/{token}").status_code == 404
+
+
+def test_calendar_link_and_manage_link(smtp_app, client, invited):
+    slug, token, _ = invited(start_time=dt.time(10, 0), timezone="Asia/Shanghai")
+    ics = client.get(f"/rsvp/{token}/calendar.ics")
+    assert ics.status_code == 200 and ics.mimetype == "text/calendar"
+    vevent = icalendar.Calendar.from_ical(ics.data).walk("VEVENT")[0]
+    assert vevent["DTSTART"].params["TZID"] == "Asia/Shanghai"
+    assert vevent["DTSTART"].dt.utcoffset() == dt.timedelta(hours=8)
+    page = client.get(f"/rsvp/{token}/manage")
+    assert page.status_code == 200
+    resp = client.post(f"/rsvp/{token}/manage", data={"csrf_token": csrf_from(
+        page.get_data(as_text=True))})
+    assert resp.status_code == 303 and "/r/" in resp.headers["Location"]
+    assert client.get(resp.headers["Location"]).status_code == 200
+
+
+def test_one_click_unsubscribe_without_cookie_or_csrf_is_honoured_later(
+        smtp_app, smtp_server, invited):
+    slug, token, reg_id = invited()
+    anonymous = smtp_app.test_client(use_cookies=False)
+    resp = anonymous.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert resp.status_code == 200 and "unsubscribed" in resp.get_data(as_text=True)
+    assert anonymous.post(f"/unsubscribe/{token}").status_code == 200  # idempotent
+    reminded = smtp_app.test_cli_runner().invoke(args=["invitations", "remind", "--event", slug])
+    assert "queued 0 reminder(s)" in reminded.output
+    assert len(smtp_server.messages) == 1
+    with smtp_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(MailOptOut)) == 1
+
+
+def test_remind_reaches_only_non_responders_once_per_round(smtp_app, smtp_server, client,
+                                                           make_event, make_invitee):
+    app = smtp_app
+    slug = make_event()
+    seed_welcome(app, slug)
+    ids = [make_invitee(slug) for _ in range(3)]
+    assert send(app, slug).exit_code == 0
+    by_rcpt = {rcpt[0]: _parse(raw) for _, rcpt, raw in smtp_server.messages}
+    with app.app_context():
+        first = db.session.get(Registration, ids[0]).email
+    token = RSVP_LINK.search(text_body(by_rcpt[first])).group(1)
+    html = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html), "answer": "declined"})
+
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["invitations", "remind", "--event", slug, "--round", "2"]).output
+    assert "queued 2 reminder(s)" in out
+    again = runner.invoke(args=["invitations", "remind", "--event", slug, "--round", "2"]).output
+    assert "queued 0 reminder(s)" in again
+    reminders = [m for m in smtp_server.parsed() if m["Subject"].startswith("Reminder:")]
+    assert len(reminders) == 2 and first not in {m["To"].addresses[0].addr_spec
+                                                 for m in reminders}
+    # the reminder carries the same RSVP link as the invitation
+    assert {RSVP_LINK.search(text_body(m)).group(1) for m in reminders} <= {
+        RSVP_LINK.search(text_body(m)).group(1) for m in smtp_server.parsed()[:3]}
+
+
+def test_attendee_list_exports_carry_rsvp_columns(smtp_app, client, invited, make_invitee,
+                                                  tmp_path):
+    import csv
+
+    slug, token, reg_id = invited()
+    never = make_invitee(slug, email="never@example.com", status="submitted")
+    html = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html), "answer": "accepted"})
+    out = tmp_path / "list.csv"
+    result = smtp_app.test_cli_runner().invoke(args=[
+        "export", "registrations", "--event", slug, "--format", "csv", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {int(r["Registration ID"]): r
+            for r in csv.DictReader(out.read_text("utf-8-sig").splitlines())}
+    assert rows[reg_id]["RSVP"] == "accepted" and rows[reg_id]["Invitation delivery"] == "sent"
+    assert rows[reg_id]["Invitation opened at (UTC)"] and rows[reg_id]["Invited at (UTC)"]
+    assert rows[reg_id]["Guests"] == "0"
+    assert rows[never]["RSVP"] == "" and rows[never]["Invitation delivery"] == ""
+
+
+def test_withdrawn_registration_cannot_answer_and_is_not_reminded(smtp_app, smtp_server, client,
+                                                                  invited):
+    slug, token, reg_id = invited()
+    html = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    with smtp_app.app_context():
+        db.session.get(Registration, reg_id).status = "withdrawn"
+        db.session.commit()
+    resp = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html),
+                                               "answer": "accepted"})
+    assert resp.status_code == 403 and "withdrawn" in resp.get_data(as_text=True)
+    out = smtp_app.test_cli_runner().invoke(args=["invitations", "remind", "--event", slug])
+    assert "queued 0 reminder(s)" in out.output
+    assert len(smtp_server.messages) == 1
+
+
+def test_cli_send_in_chunks_invites_everyone_once(smtp_app, smtp_server, make_event,
+                                                  make_invitee):
+    slug = make_event()
+    seed_welcome(smtp_app, slug)
+    emails = sorted(f"chunk{i}@example.com" for i in range(5))
+    for email in emails:
+        make_invitee(slug, email=email)
+    result = send(smtp_app, slug, "--chunk", "2")
+    assert result.exit_code == 0, result.output
+    assert "queued 5 invitation(s)" in result.output and "ready to send: 5" in result.output
+    assert sorted(r[0] for _, r, _ in smtp_server.messages) == emails
+    assert "queued 0 invitation(s)" in send(smtp_app, slug, "--chunk", "2").output
+
+
+def test_rsvp_pages_follow_the_invitees_language(smtp_app, client, invited):
+    slug, token, _ = invited(language="zh-Hans", guest_limit=1)
+    html = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in html and "尚未答复" in html and "随行人数" in html
+    resp = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html),
+                                               "answer": "accepted", "guests": "5"})
+    assert resp.status_code == 422 and "您最多可携带 1 位随行人员" in resp.get_data(as_text=True)
+    missing = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(html)})
+    assert missing.status_code == 422 and "请选择接受或婉拒" in missing.get_data(as_text=True)
+
+
+def test_erased_registrations_are_never_selected(app, make_event, make_invitee):
+    slug = make_event()
+    seed_welcome(app, slug)
+    keep = make_invitee(slug)
+    erased = make_invitee(slug)
+    with app.app_context():
+        from ciie_rsvp.privacy import erase
+
+        erase(db.session.get(Registration, erased))
+        db.session.commit()
+        report = services.preflight(event_of(slug), "welcome", status=None)
+        assert [c.registration_id for c in report.checks] == [keep]
+
+
+def test_a_subject_that_renders_an_encoded_newline_is_refused_at_preflight(
+        app, make_event, make_invitee):
+    slug = make_event()
+    seed_welcome(app, slug)
+    make_invitee(slug)
+    with app.app_context():
+        event = event_of(slug)
+        row = services.templates_of(event, "welcome")["en"]
+        services.save_template(event, "welcome", "en", rendering.TemplateParts(
+            "Hello =?UTF-8?Q?=0A?=Bcc: victim@example.com", row.body_html, row.body_text))
+        report = services.preflight(event, "welcome")
+        [failed] = report.with_problem("render_failed")
+        assert "subject" in failed.detail and "control character" in failed.detail

@@ -1,0 +1,188 @@
+"""Organizer invitation pages: editor with live preview, preflight, send, status, RSVP board."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from ciie_rsvp.extensions import db
+from ciie_rsvp.invitations import services
+from ciie_rsvp.models import Event, InvitationTemplate, OutboxMessage
+from ciie_rsvp.outbox import _pause
+from tests.conftest import csrf_from, text_body
+
+RSVP_LINK = re.compile(r"https://rsvp\.example\.org/rsvp/([A-Za-z0-9_-]{40,})\?answer=accept")
+
+
+@pytest.fixture
+def console(app, client, smtp_server, make_event, make_invitee, login_organizer):
+    """A signed-in organizer, an event with the seeded welcome template, three registrants."""
+    app.config["MAIL_URL"] = smtp_server.url
+    slug = make_event()
+    with app.app_context():
+        services.seed_templates(db.session.scalar(select(Event).where(Event.slug == slug)))
+        db.session.commit()
+    regs = [make_invitee(slug, first_name=name, email=f"{name.lower()}@example.com")
+            for name in ("Maria", "Wei", "Ana")]
+    make_invitee(slug, status="submitted", email="pending@example.com")
+    login_organizer()
+    return slug, regs
+
+
+def page(client, url):
+    resp = client.get(url)
+    assert resp.status_code == 200, (url, resp.status_code)
+    return resp.get_data(as_text=True)
+
+
+def test_edit_preview_preflight_send_accept_and_dashboard(app, client, smtp_server, console):
+    slug, regs = console
+    base = f"/organizer/events/{slug}/invitations"
+    editor = page(client, f"{base}/templates/welcome/en")
+    assert "{{ registrant.first_name }}" in editor and "rsvp_accept_url" in editor
+    assert "template-editor.js" in editor and 'sandbox' in editor
+
+    form = {"csrf_token": csrf_from(editor),
+            "subject": "Welcome to Los Angeles, {{ registrant.first_name }}!",
+            "body_html": "<p>Dear {{ registrant.first_name }}, join us on {{ event.date }}.</p>"
+                         '<p><a href="{{ rsvp_accept_url }}">Accept</a></p>',
+            "body_text": "Dear {{ registrant.first_name }},\nAccept: {{ rsvp_accept_url }}\n"}
+    preview = client.post(f"{base}/templates/welcome/en/preview",
+                          data={**form, "registration_id": str(regs[1])})
+    assert preview.status_code == 200
+    assert "Welcome to Los Angeles, Wei!" in preview.get_data(as_text=True)
+    assert "sandbox" in preview.headers["Content-Security-Policy"]
+    with app.app_context():  # a preview saves nothing
+        row = services.templates_of(db.session.scalar(select(Event).where(Event.slug == slug)),
+                                    "welcome")["en"]
+        assert row.version == 1
+
+    saved = client.post(f"{base}/templates/welcome/en", data=form)
+    assert saved.status_code == 303
+    assert "version 2" in page(client, saved.headers["Location"])
+
+    preflight = page(client, f"{base}/preflight?template=welcome&status=approved")
+    assert re.search(r'id="count-selected">3<', preflight)
+    assert re.search(r'id="count-ready">3<', preflight)
+    assert "Send 3 invitations" in preflight
+    sent = client.post(f"{base}/send", data={"csrf_token": csrf_from(preflight),
+                                             "template": "welcome", "status": "approved"})
+    assert sent.status_code == 303
+    again = client.post(f"{base}/send", data={"csrf_token": csrf_from(preflight),
+                                              "template": "welcome", "status": "approved"})
+    assert again.status_code == 303  # a double click queues nothing more
+    assert sorted(r[0] for _, r, _ in smtp_server.messages) == [
+        "ana@example.com", "maria@example.com", "wei@example.com"]
+    maria = next(m for m in smtp_server.parsed() if "maria@" in m["To"])
+    assert maria["Subject"] == "Welcome to Los Angeles, Maria!"
+
+    token = RSVP_LINK.search(text_body(maria)).group(1)
+    anonymous = app.test_client()
+    rsvp_page = anonymous.get(f"/rsvp/{token}").get_data(as_text=True)
+    assert anonymous.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(rsvp_page),
+                                                  "answer": "accepted"}).status_code == 303
+
+    board = page(client, base)
+    assert re.search(r'id="count-invited">3<', board)
+    assert re.search(r'id="count-opened">1<', board)
+    assert re.search(r'id="count-accepted">1<', board)
+    assert re.search(r'id="count-no_answer">2<', board)
+    assert board.count("delivery-sent") == 3
+    accepted_only = page(client, f"{base}?rsvp=accepted")
+    assert "maria@example.com" in accepted_only and "wei@example.com" not in accepted_only
+
+
+def test_template_that_does_not_parse_is_refused_with_its_line(app, client, console):
+    slug, _ = console
+    url = f"/organizer/events/{slug}/invitations/templates/welcome/en"
+    editor = page(client, url)
+    resp = client.post(url, data={"csrf_token": csrf_from(editor), "subject": "Hi",
+                                  "body_html": "<p>one</p>\n<p>{% for %}</p>",
+                                  "body_text": "Hi {{ registrant.first_name"})
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "HTML body line 2" in html and "text body line 1" in html
+    with app.app_context():
+        assert db.session.scalar(select(InvitationTemplate.version).where(
+            InvitationTemplate.language == "en")) == 1
+
+
+def test_preview_of_a_hostile_template_fails_safely(client, console):
+    slug, _ = console
+    url = f"/organizer/events/{slug}/invitations/templates/welcome/en"
+    token = csrf_from(page(client, url))
+    for body, message in (("{{ ''.__class__.__mro__ }}", "unsafe"),
+                          ("{{ 'x' * 10**9 }}", "not allowed"),
+                          ("{{ registrant.ssn }}", "unknown placeholder")):
+        resp = client.post(url + "/preview", data={"csrf_token": token, "subject": "s",
+                                                   "body_html": body, "body_text": "t"})
+        assert resp.status_code == 200 and message in resp.get_data(as_text=True)
+
+
+def test_paused_queue_is_shown_and_can_be_resumed(app, client, console):
+    slug, _ = console
+    with app.app_context():
+        _pause("535 5.7.8 Authentication credentials invalid")
+    base = f"/organizer/events/{slug}/invitations"
+    board = page(client, base)
+    assert "Mail delivery is paused" in board and "535 5.7.8" in board
+    resp = client.post(f"{base}/resume-delivery", data={"csrf_token": csrf_from(board)})
+    assert resp.status_code == 303
+    assert "Mail delivery is paused" not in page(client, base)
+
+
+def test_resend_failed_and_remind_selected_from_the_board(app, client, smtp_server, console):
+    slug, regs = console
+    base = f"/organizer/events/{slug}/invitations"
+    smtp_server.reject = lambda rcpt: "550 5.1.1 No such user" if rcpt.startswith("wei@") else None
+    preflight = page(client, f"{base}/preflight?template=welcome&status=approved")
+    client.post(f"{base}/send", data={"csrf_token": csrf_from(preflight), "template": "welcome",
+                                      "status": "approved"})
+    board = page(client, base)
+    assert "550 5.1.1 No such user" in board and board.count("delivery-failed") == 1
+
+    smtp_server.reject = None
+    resp = client.post(f"{base}/resend", data={"csrf_token": csrf_from(board)})
+    assert resp.status_code == 303
+    assert sorted(r[0] for _, r, _ in smtp_server.messages) == [
+        "ana@example.com", "maria@example.com", "wei@example.com"]
+
+    with app.app_context():
+        inv_ids = list(db.session.scalars(select(OutboxMessage.invitation_id).where(
+            OutboxMessage.recipient == "ana@example.com")))
+    board = page(client, base)
+    resp = client.post(f"{base}/remind", data={"csrf_token": csrf_from(board), "round": "2",
+                                               "invitation_id": [str(i) for i in inv_ids]})
+    assert resp.status_code == 303
+    reminders = [m for m in smtp_server.parsed() if m["Subject"].startswith("Reminder:")]
+    assert [m["To"].addresses[0].addr_spec for m in reminders] == ["ana@example.com"]
+    # the same form again (a double click): nothing more
+    client.post(f"{base}/remind", data={"csrf_token": csrf_from(board), "round": "2"})
+    reminders = [m for m in smtp_server.parsed() if m["Subject"].startswith("Reminder:")]
+    assert sorted(m["To"].addresses[0].addr_spec for m in reminders) == [
+        "ana@example.com", "maria@example.com", "wei@example.com"]
+
+
+def test_bad_input_is_a_client_error(client, console):
+    slug, _ = console
+    base = f"/organizer/events/{slug}/invitations"
+    token = csrf_from(page(client, base))
+    assert client.get("/organizer/events/nope/invitations").status_code == 404
+    assert client.get(f"{base}?rsvp=maybe").status_code == 400
+    assert client.get(f"{base}/templates/welcome/fr").status_code == 404
+    assert client.get(f"{base}/preflight?status=bogus").status_code == 400
+    assert client.post(f"{base}/remind", data={"csrf_token": token, "round": "2",
+                                               "invitation_id": "x"}).status_code == 400
+    assert client.post(f"{base}/remind", data={"csrf_token": token, "round": "1"}
+                       ).status_code == 400
+    assert client.post(f"{base}/send", data={"template": "welcome"}).status_code == 400
+    assert client.get(f"{base}/send").status_code == 405
+
+
+def test_staff_sign_in_is_required(app, make_event):
+    slug = make_event()
+    anonymous = app.test_client()
+    resp = anonymous.get(f"/organizer/events/{slug}/invitations")
+    assert resp.status_code == 302 and "/organizer/login" in resp.headers["Location"]
