@@ -61,6 +61,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(serve_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(mail_group)
+    app.cli.add_command(celery_worker_command)
     app.cli.add_command(invitations_group)
     app.cli.add_command(organizer_group)
     app.cli.add_command(export_group)
@@ -170,6 +171,37 @@ def mail_worker(once: bool, poll: float, batch: int) -> None:
     run_worker(app, stop, poll_seconds=poll, batch=batch, on_report=_progress)
     click.echo("delivery worker stopped", err=True)
     sys.stdout.flush()
+
+
+@click.command("worker", context_settings={"ignore_unknown_options": True})
+@click.option("--beat/--no-beat", default=True, show_default=True,
+              help="Also run the periodic sweep (Celery beat) in this worker. Run it in "
+                   "exactly one worker (or a separate `celery -A ciie_rsvp.tasks beat`).")
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--concurrency", type=int, default=None,
+              help="Worker processes (default: one per CPU core).")
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@with_appcontext
+def celery_worker_command(beat: bool, loglevel: str, concurrency: int | None,
+                          celery_args: tuple[str, ...]) -> None:
+    """Run a Celery worker on CIIE_RSVP_BROKER_URL (with beat: the periodic sweep that sends
+    due mail and mail a killed worker left behind). Other arguments go to `celery worker`."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    celery = app.extensions.get("celery")
+    if celery is None:
+        raise click.ClickException(
+            "CIIE_RSVP_BROKER_URL is not set: Celery needs a broker "
+            "(e.g. redis://127.0.0.1:6379/0); without one, run `ciie-rsvp mail worker`")
+    argv = ["worker", f"--loglevel={loglevel}"]
+    if beat:
+        argv.append("--beat")
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    argv.extend(celery_args)
+    click.echo(f"Celery worker on queue {celery.conf.task_default_queue!r}"
+               f"{' with the periodic sweep' if beat else ''}; mail goes to "
+               f"{app.config['MAIL_URL']}", err=True)
+    celery.worker_main(argv)
 
 
 @mail_group.command("status")

@@ -110,6 +110,16 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAIL_RELAY_PAUSE_SECONDS": env_int("MAIL_RELAY_PAUSE_SECONDS", 300),
         # Celery on Redis: when set, web processes only enqueue and Celery workers deliver.
         "BROKER_URL": env("BROKER_URL"),
+        # The Celery queue, and a prefix for every key Celery keeps in Redis (several sites or
+        # test runs on one Redis stay apart).
+        "CELERY_QUEUE": env("CELERY_QUEUE", "ciie-rsvp-mail"),
+        "BROKER_KEY_PREFIX": env("BROKER_KEY_PREFIX", ""),
+        # How long a web request may spend handing a task to the broker before giving up (the
+        # outbox keeps the mail and the periodic sweep sends it): connect and socket timeouts
+        # and a single retry, never kombu's retry-forever.
+        "BROKER_TIMEOUT_SECONDS": env_int("BROKER_TIMEOUT_MS", 2000) / 1000,
+        # Seconds between the periodic sweeps (Celery beat) or polls (``mail worker``).
+        "MAIL_POLL_SECONDS": env_int("MAIL_POLL_SECONDS", 5),
         # Inline delivery (the default) sends at most this many messages in the request that
         # queued them; a bigger send is left to the delivery worker.
         "MAIL_INLINE_MAX": env_int("MAIL_INLINE_MAX", 50),

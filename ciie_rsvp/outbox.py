@@ -451,9 +451,11 @@ def dispatch(ids: list[int | None]) -> None:
         return
     if current_app.config.get("BROKER_URL"):
         try:
-            from .tasks import deliver_messages
-
-            deliver_messages.delay(real)
+            # This Flask app's own Celery app (not Celery's process-wide default), whose
+            # publishing is bounded: a broker that is down costs the request a few seconds
+            # at most, never a hang.
+            current_app.extensions["celery"].send_task("ciie_rsvp.deliver_messages",
+                                                       args=(real,))
         except Exception:  # the broker is down: the periodic task or a worker picks them up
             log.exception("could not hand mail to Celery; the outbox keeps it")
         return

@@ -53,6 +53,24 @@ def require_postgres(reason: str) -> None:
     pytest.skip(reason)
 
 
+def redis_unavailable(url: str) -> str | None:
+    """None when Redis answers PING at ``url``, else the reason it does not."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis not reachable at {url}: {exc.__class__.__name__}: {exc}"
+    return None
+
+
+def require_redis(reason: str) -> None:
+    """Skip a Redis test visibly, or fail when CI says Redis must be there."""
+    if os.environ.get("CIIE_RSVP_REQUIRE_REDIS") == "1":
+        pytest.fail(f"CIIE_RSVP_REQUIRE_REDIS=1 but {reason}")
+    pytest.skip(reason)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     reason = _pg_available()
     return ["databases: SQLite file" + (" and PostgreSQL" if reason is None else
