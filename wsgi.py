@@ -1,4 +1,5 @@
-"""WSGI entry point: ``gunicorn wsgi:app``; with a broker, ``celery -A wsgi:celery_app worker``."""
+"""WSGI entry point: ``gunicorn wsgi:app``; with a broker, ``ciie-rsvp worker``
+(or ``celery -A ciie_rsvp.tasks worker --beat``)."""
 
 from ciie_rsvp import create_app
 

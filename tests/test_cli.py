@@ -71,3 +71,11 @@ def test_console_script_help_lists_commands():
                          capture_output=True, text=True, check=True).stdout
     for command in ("serve", "seed", "db", "mail", "organizer", "routes"):
         assert command in out
+
+
+def test_celery_worker_needs_a_broker(runner):
+    """Without CIIE_RSVP_BROKER_URL, `ciie-rsvp worker` says what to set (or what to run)."""
+    result = runner.invoke(args=["worker"])
+    assert result.exit_code != 0
+    assert "CIIE_RSVP_BROKER_URL is not set" in result.output
+    assert "ciie-rsvp mail worker" in result.output
