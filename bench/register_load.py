@@ -20,7 +20,9 @@ The duplicate storm sends 1,000 registrations for 100 distinct emails at once an
 exactly 100 rows exist and nothing answered 5xx.
 
 Targets (issue 5): service ≥ 0.5x baseline throughput, p99 < 5x p50 at concurrency 8, zero
-errors, rows == successes. The exit status is 1 when a target is missed.
+errors, rows == successes. The exit status is 1 when a target is missed. It also prints the
+servers' CPU per registration (gunicorn master and workers, from /proc) and its ratio to the
+baseline's: on a machine shared with other work that ratio holds still while throughput moves.
 """
 
 from __future__ import annotations
@@ -122,6 +124,30 @@ def count_rows(url: str, prefix: str) -> int:
 
 # --- servers --------------------------------------------------------------------------------
 
+SERVER_PIDS: dict[str, int] = {}  # base URL → gunicorn master pid
+
+
+def server_cpu_seconds(base: str) -> float:
+    """CPU seconds (user + system) used so far by the server at ``base``: its gunicorn master
+    and worker processes (Linux ``/proc``; NaN elsewhere).
+
+    On a shared machine wall-clock throughput moves with the other load, while the CPU a
+    registration costs the server does not; its ratio to the baseline's is the throughput
+    ratio the two would reach on idle cores when CPU-bound.
+    """
+    master = SERVER_PIDS.get(base)
+    if master is None or not Path("/proc/self/stat").exists():
+        return float("nan")
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if stat.parent.name == str(master) or fields[1] == str(master):
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,6 +196,7 @@ def server(kind: str, database_url: str, folder: Path) -> Iterator[str]:
                 proc.kill()
             if proc.poll() is not None:
                 raise RuntimeError(f"{kind} did not start:\n{log_path.read_text()[-3000:]}")
+            SERVER_PIDS[f"http://127.0.0.1:{port}"] = proc.pid
             yield f"http://127.0.0.1:{port}"
         finally:
             proc.terminate()
@@ -252,6 +279,11 @@ class RunResult:
     statuses: dict[str, int] = field(default_factory=dict)
     rows: int = -1
     timed_out: bool = False
+    server_cpu: float = float("nan")  # server CPU seconds spent on this run
+
+    @property
+    def cpu_ms_per_registration(self) -> float:
+        return self.server_cpu / self.ok * 1000 if self.ok else float("nan")
 
     @property
     def throughput(self) -> float:
@@ -329,26 +361,32 @@ def bench_database(kind: str, args: argparse.Namespace, report: dict[str, Any]) 
                 print(f"\n== {kind}: {args.requests} registrations per run, "
                       f"{WORKERS} gunicorn workers, time cap {args.time_cap:.0f} s")
                 print("conc  server     ok  err  5xx   reg/s   p50 ms   p99 ms  p99/p50  "
-                      "rows==ok  ratio")
+                      "rows==ok  ratio  cpu ms/reg  cpu ratio")
                 for conc in args.concurrency:
                     pair: dict[str, RunResult] = {}
                     for name, (url, db_url) in urls.items():
                         tag = f"load-{name}-c{conc}-{uuid.uuid4().hex[:6]}-"
                         emails = [f"{tag}{i}@example.com" for i in range(args.requests)]
+                        cpu_before = server_cpu_seconds(url)
                         r = run_load(url, server_kind=name, database=kind, concurrency=conc,
                                      requests=args.requests, time_cap=args.time_cap,
                                      emails=emails)
+                        r.server_cpu = server_cpu_seconds(url) - cpu_before
                         r.rows = count_rows(db_url, tag)
                         pair[name] = r
                     ratio = (pair["service"].throughput / pair["baseline"].throughput
                              if pair["baseline"].throughput else float("nan"))
+                    cpu_ratio = (pair["baseline"].cpu_ms_per_registration
+                                 / pair["service"].cpu_ms_per_registration)
                     for name, r in pair.items():
                         spread = r.pct(0.99) / r.pct(0.5) if r.latencies else float("nan")
                         print(f"{conc:>4}  {name:<9} {r.ok:>4} {r.errors:>4} "
                               f"{r.server_errors:>4} {r.throughput:7.1f} {fmt_ms(r.pct(0.5))}  "
                               f"{fmt_ms(r.pct(0.99))}  {spread:7.2f}  "
                               f"{'yes' if r.rows == r.ok else f'NO ({r.rows})':>8}  "
-                              + (f"{ratio:5.2f}x" if name == "service" else ""))
+                              + (f"{ratio:5.2f}x" if name == "service" else "      ")
+                              + f"  {r.cpu_ms_per_registration:10.1f}"
+                              + (f"  {cpu_ratio:8.2f}x" if name == "service" else ""))
                         if r.errors or r.rows != r.ok or r.timed_out:
                             met = False
                         if name == "service" and conc == 8 and spread >= 5:
@@ -357,7 +395,11 @@ def bench_database(kind: str, args: argparse.Namespace, report: dict[str, Any]) 
                                                   if k != "latencies"},
                                                "throughput": r.throughput,
                                                "p50": r.pct(0.5), "p99": r.pct(0.99),
-                                               "ratio": ratio if name == "service" else None})
+                                               "cpu_ms_per_registration":
+                                                   r.cpu_ms_per_registration,
+                                               "ratio": ratio if name == "service" else None,
+                                               "cpu_ratio":
+                                                   cpu_ratio if name == "service" else None})
                     if ratio < 0.5:
                         met = False
             met &= storm(kind, svc, svc_url, args, report)

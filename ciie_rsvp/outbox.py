@@ -34,7 +34,12 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import func, or_, select, text, update
 
-from .database import immediate_transactions, insert_ignore, insert_ignore_many
+from .database import (
+    immediate_transactions,
+    insert_ignore,
+    insert_ignore_many,
+    insert_returning_id,
+)
 from .extensions import db
 from .mailer import (
     PermanentMailError,
@@ -92,10 +97,7 @@ def enqueue(message: Message, **fields: Any) -> int | None:
     values = outbox_row(message, **fields)
     if values["idempotency_key"] is not None:
         return insert_ignore(OutboxMessage, values, ["idempotency_key"])
-    row = OutboxMessage(**values)
-    db.session.add(row)
-    db.session.flush()
-    return row.id
+    return insert_returning_id(OutboxMessage, values)
 
 
 def enqueue_many(rows: list[dict[str, Any]]) -> list[int]:

@@ -63,9 +63,10 @@ def register(slug: str) -> str | Response | tuple[str, int]:
         except services.RegistrationClosed:
             db.session.rollback()
             return render_template("registration/closed.html", event=event, state="closed"), 403
+        slug = event.slug  # read before the commit expires it (that would cost a SELECT)
         db.session.commit()
         dispatch(result.outbox_ids)
-        return redirect(url_for(".submitted", slug=event.slug), code=303)
+        return redirect(url_for(".submitted", slug=slug), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template("registration/register.html", event=event, form=form), status
 
