@@ -267,3 +267,19 @@ def test_csv_from_driver_cursor_matches_row_path(app, event_with_rows, make_regi
             assert not postgres or len(cursors) == 1
             db.session.rollback()
         assert table.count == 2  # the last filter set: the approved ones
+
+
+def test_columns_not_scanned_for_formulas_only_hold_harmless_values():
+    """The CSV writer skips the scan for columns marked ``free_text=False``: each can only
+    hold values that defuse() leaves alone (its codes are CHECK-constrained and labelled by
+    the database, or it lists fixed labels)."""
+    from ciie_rsvp.choices import INTERESTS, LANGUAGES, STATUSES
+    from ciie_rsvp.models import Registration
+
+    closed = {c.key for c in exports.REGISTRATION_COLUMNS if not c.free_text}
+    assert closed == {"status", "language", "interests"}
+    checks = " ".join(str(c.sqltext) for c in Registration.__table__.constraints
+                      if hasattr(c, "sqltext"))
+    assert "status IN (" in checks and "language IN (" in checks
+    for code, label in [*STATUSES, *LANGUAGES, *INTERESTS]:
+        assert defuse(code) == code and defuse(str(label)) == str(label)
