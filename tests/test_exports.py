@@ -230,3 +230,56 @@ def test_csv_fast_path_matches_defuse_cell_by_cell(seed):
     text = b"".join(exports.csv_chunks(table)).decode("utf-8-sig")
     got = list(csv.reader(io.StringIO(text, newline="")))[1:]
     assert got == [[defuse(v) for v in row] for row in rows]
+
+
+def test_csv_from_driver_cursor_matches_row_path(app, event_with_rows, make_registration):
+    """The CSV path reads batches straight from the DBAPI cursor (a named server-side cursor
+    on PostgreSQL); it writes exactly what the SQLAlchemy row path writes, filters and bound
+    parameters (dates, LIKE patterns) included, NULL cells (RSVP columns) too."""
+    slug, ids = event_with_rows
+    for i in range(7):
+        make_registration(slug, company=f"=Co {i}", email=f"x{i}@example.com",
+                          created_at=CREATED + dt.timedelta(days=i))
+    filter_sets = [
+        exports.ListFilters(sort="created", direction="asc"),
+        exports.ListFilters(q="co", date_from=CREATED.date() + dt.timedelta(days=1),
+                            date_to=CREATED.date() + dt.timedelta(days=4), sort="company",
+                            direction="desc"),
+        exports.ListFilters(status="approved", sort="created", direction="asc"),
+    ]
+    with app.app_context():
+        event_id = exports.Event.query.filter_by(slug=slug).one().id  # type: ignore[attr-defined]
+        postgres = db.engine.dialect.name == "postgresql"
+        for filters in filter_sets:
+            table = exports.registration_table(event_id, filters, ATTENDEE_COLUMNS)
+            assert table.batches is not None
+            cursors = []
+            chunks = []
+            for chunk in exports.csv_chunks(table, rows_per_chunk=2):
+                chunks.append(chunk)
+                if postgres and not cursors:
+                    cursors = db.session.execute(db.text(
+                        "SELECT name FROM pg_cursors WHERE name LIKE 'ciie_export_%'")).all()
+            fast = b"".join(chunks)
+            rows_path = exports.Table(table.columns, table.rows, naive_datetimes=True)
+            slow = b"".join(exports.csv_chunks(rows_path, rows_per_chunk=2))
+            assert fast == slow and table.count == rows_path.count
+            assert not postgres or len(cursors) == 1
+            db.session.rollback()
+        assert table.count == 2  # the last filter set: the approved ones
+
+
+def test_columns_not_scanned_for_formulas_only_hold_harmless_values():
+    """The CSV writer skips the scan for columns marked ``free_text=False``: each can only
+    hold values that defuse() leaves alone (its codes are CHECK-constrained and labelled by
+    the database, or it lists fixed labels)."""
+    from ciie_rsvp.choices import INTERESTS, LANGUAGES, STATUSES
+    from ciie_rsvp.models import Registration
+
+    closed = {c.key for c in exports.REGISTRATION_COLUMNS if not c.free_text}
+    assert closed == {"status", "language", "interests"}
+    checks = " ".join(str(c.sqltext) for c in Registration.__table__.constraints
+                      if hasattr(c, "sqltext"))
+    assert "status IN (" in checks and "language IN (" in checks
+    for code, label in [*STATUSES, *LANGUAGES, *INTERESTS]:
+        assert defuse(code) == code and defuse(str(label)) == str(label)
