@@ -19,7 +19,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def server(app, app_config, tmp_path):
     """The real service (gunicorn) on the test database."""
     with live_server(app_config["SQLALCHEMY_DATABASE_URI"], tmp_path / "srv",
-                     extra_env={"CIIE_RSVP_BASE_URL": "http://127.0.0.1"}) as base:
+                     extra_env={"CIIE_RSVP_BASE_URL": "http://127.0.0.1",
+                                # mail before the response, so the test can open it at once
+                                # (serve's default hands it to a delivery thread)
+                                "CIIE_RSVP_MAIL_DELIVERY": "inline"}) as base:
         yield base, tmp_path / "srv" / "mail"
 
 
