@@ -35,6 +35,7 @@ from flask import Flask, current_app
 from sqlalchemy import Connection, func, or_, select, text, update
 
 from .database import immediate_transactions, insert_ignore, insert_ignore_many
+from .emails import BuiltMessage
 from .extensions import db
 from .mailer import (
     PermanentMailError,
@@ -52,7 +53,7 @@ _OUTBOX = OutboxMessage.__table__
 
 
 def outbox_row(
-    message: Message,
+    message: Message | BuiltMessage,
     *,
     kind: str,
     registration_id: int | None = None,
@@ -61,20 +62,27 @@ def outbox_row(
     invitation_id: int | None = None,
 ) -> dict[str, Any]:
     """The outbox row (column values) that queues ``message``."""
-    sender = getaddresses([str(message["From"])])[0][1]
-    recipient = getaddresses([str(message["To"])])[0][1]
+    if isinstance(message, BuiltMessage):  # already bytes (the bulk invitation path)
+        message_id, sender, recipient = message.message_id, message.sender, message.recipient
+        subject, raw = message.subject, message.raw
+    else:
+        message_id = str(message["Message-ID"])
+        sender = getaddresses([str(message["From"])])[0][1]
+        recipient = getaddresses([str(message["To"])])[0][1]
+        subject = str(message["Subject"] or "")
+        # CRLF line ends, as SMTP wants (smtplib does not convert them in bytes)
+        raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
     now = utcnow()
     return {
-        "message_id": str(message["Message-ID"]),
+        "message_id": message_id,
         "idempotency_key": idempotency_key,
         "kind": kind,
         "registration_id": registration_id,
         "invitation_id": invitation_id,
         "sender": sender,
         "recipient": recipient,
-        "subject": str(message["Subject"] or "")[:500],
-        # CRLF line ends, as SMTP wants (smtplib does not convert them in bytes)
-        "raw": message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
+        "subject": subject[:500],
+        "raw": raw,
         "status": OutboxStatus.QUEUED.value,
         "attempts": 0,
         "max_attempts": max_attempts or current_app.config.get("MAIL_MAX_ATTEMPTS", 8),
@@ -84,7 +92,7 @@ def outbox_row(
     }
 
 
-def enqueue(message: Message, **fields: Any) -> int | None:
+def enqueue(message: Message | BuiltMessage, **fields: Any) -> int | None:
     """Queue ``message`` in the current transaction; return the outbox id.
 
     ``fields`` as for :func:`outbox_row`. With an ``idempotency_key`` that was queued before,
