@@ -178,8 +178,8 @@ def _fold_cached(name: str, value: str, encoded: bool) -> bytes:
     return _WIRE.fold_binary(name, Header(value, "utf-8") if encoded else value)  # type: ignore[arg-type]
 
 
-def _multipart(subtype: str, parts: list[bytes], boundary: str | None, headers: bytes = b"",
-               ) -> bytes:
+def _multipart(subtype: str, parts: list[bytes], boundary: str | None,
+               headers: bytes = b"") -> bytes:
     """A multipart entity of ``parts`` (each an entity's bytes), as email.generator lays it out."""
     boundary = boundary or _boundary(b"\r\n".join(parts))
     sep = f"\r\n--{boundary}\r\n".encode()
