@@ -57,6 +57,7 @@ def make_message_id(domain: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
+@functools.lru_cache(maxsize=256)
 def domain_of(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2] or "localhost"
 
@@ -85,6 +86,7 @@ def _header(value: str) -> str | Header:
     return value if value.isascii() else Header(value, "utf-8")
 
 
+@functools.lru_cache(maxsize=1024)  # pure; From and Reply-To repeat across a big send
 def _address(value: str) -> str:
     """One address as a header value, its display name RFC 2047-encoded when not ASCII."""
     name, addr = parseaddr(clean_header(value))
