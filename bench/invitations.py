@@ -132,7 +132,10 @@ def seed(app, n: int, slug: str) -> Event:
 
 
 def set_paused(app, paused: bool) -> None:
-    with app.app_context():
+    # read-then-write: take SQLite's write lock up front (a deferred transaction fails with
+    # "database is locked" when a worker commits in between)
+    with app.app_context(), immediate_transactions():
+        db.session.rollback()
         row = db.session.get(MailQueueState, 1)
         if row is None:
             row = MailQueueState(id=1, reason="")

@@ -175,11 +175,15 @@ def insert_ignore_many(model: type[Any], rows: list[dict[str, Any]], conflict: l
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    columns = [getattr(model, name) for name in (returning or ["id"])]
+    table = model.__table__
+    columns = [table.c[name] for name in (returning or ["id"])]
+    # One statement executed for many parameter sets: SQLAlchemy batches them into multi-row
+    # INSERTs ("insertmanyvalues", RETURNING included) with one cached compilation, instead of
+    # compiling a fresh VALUES list of hundreds of rows each time.
+    stmt = (dialect_insert(table).on_conflict_do_nothing(index_elements=conflict)
+            .returning(*columns))
     out: list[Any] = []
     for start in range(0, len(rows), chunk):
-        stmt = (dialect_insert(model).values(rows[start:start + chunk])
-                .on_conflict_do_nothing(index_elements=conflict).returning(*columns))
-        result = db.session.execute(stmt)
+        result = db.session.execute(stmt, rows[start:start + chunk])
         out.extend(result.scalars() if returning is None else (tuple(r) for r in result))
     return out

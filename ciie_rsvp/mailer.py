@@ -102,7 +102,8 @@ class SMTPTransport:
         self._conn: smtplib.SMTP | None = None
 
     def __enter__(self) -> SMTPTransport:
-        context = ssl.create_default_context()
+        # Loading the CA store costs tens of milliseconds: only when TLS is used.
+        context = ssl.create_default_context() if self.security != "none" else None
         try:
             if self.security == "ssl":
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(

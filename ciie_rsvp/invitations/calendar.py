@@ -50,43 +50,121 @@ def event_ics(
     description: str = "",
     sequence: int = 0,
     url: str = "",
+    stamp: dt.datetime | None = None,
 ) -> bytes:
-    """An RFC 5545 ``VCALENDAR`` with ``METHOD:REQUEST`` inviting ``attendee`` (RSVP=TRUE)."""
-    cal = icalendar.Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("method", "REQUEST")
-    cal.add("calscale", "GREGORIAN")
-    vevent = icalendar.Event()
-    vevent.add("uid", uid)
-    vevent.add("dtstamp", dt.datetime.now(dt.UTC))
+    """An RFC 5545 ``VCALENDAR`` with ``METHOD:REQUEST`` inviting ``attendee`` (RSVP=TRUE).
+
+    Everything but UID, DTSTAMP, URL and ATTENDEE is the same for every invitee of an event, so
+    it is built and serialized once (per event, summary, sequence...) and only those four
+    content lines are written per invitee, by icalendar itself. ``full_event_ics`` builds the
+    whole calendar each time; tests check both give the same bytes.
+    """
     start, end = _when(event)
-    vevent.add("dtstart", start)
-    vevent.add("dtend", end)
-    vevent.add("summary", summary)
     location = ", ".join(x for x in (event.venue, event.city, event.country) if x)
-    if location:
-        vevent.add("location", location)
-    if description:
-        vevent.add("description", description)
+    skeleton = _skeleton(start, end, event.timezone, event.start_date.year, location, organizer,
+                         summary, description, sequence, bool(url))
+    personal = _personal_lines(uid, stamp or dt.datetime.now(dt.UTC), url, attendee)
+    return b"".join(personal[part] if isinstance(part, str) else part for part in skeleton)
+
+
+_PERSONAL = ("ATTENDEE", "DTSTAMP", "UID", "URL")
+_SENTINEL_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _personal_lines(uid: str, stamp: dt.datetime, url: str, attendee: Person) -> dict[str, bytes]:
+    """The invitee's own content lines (folded, CRLF-terminated), as icalendar writes them."""
+    vevent = icalendar.Event()
+    _add_personal(vevent, uid, stamp, url, attendee)
+    lines = {}
+    for line in vevent.content_lines()[1:-2]:  # without BEGIN, END and the final ""
+        lines[line.split(":", 1)[0].split(";", 1)[0]] = line.to_ical() + b"\r\n"
+    return lines
+
+
+def _add_personal(vevent: icalendar.Event, uid: str, stamp: dt.datetime, url: str,
+                  attendee: Person) -> None:
+    vevent.add("uid", uid)
+    vevent.add("dtstamp", stamp)
     if url:
         vevent.add("url", url)
-    vevent.add("sequence", sequence)
-    vevent.add("status", "CONFIRMED")
-    org = icalendar.vCalAddress(f"mailto:{organizer.email}")
-    org.params["cn"] = icalendar.vText(organizer.name)
-    vevent.add("organizer", org)
     att = icalendar.vCalAddress(f"mailto:{attendee.email}")
     att.params["cn"] = icalendar.vText(attendee.name)
     att.params["role"] = icalendar.vText("REQ-PARTICIPANT")
     att.params["partstat"] = icalendar.vText("NEEDS-ACTION")
     att.params["rsvp"] = icalendar.vText("TRUE")
     vevent.add("attendee", att)
+
+
+@functools.lru_cache(maxsize=64)
+def _skeleton(start: dt.date | dt.datetime, end: dt.date | dt.datetime, tzid: str, year: int,
+              location: str, organizer: Person, summary: str, description: str, sequence: int,
+              with_url: bool) -> tuple[bytes | str, ...]:
+    """The shared calendar split around the personal lines: bytes, and the names of the
+    personal content lines to put in between."""
+    ics = _calendar_bytes(start, end, tzid, year, location, organizer, summary, description,
+                          sequence, uid="x", stamp=_SENTINEL_STAMP,
+                          url="https://x" if with_url else "", attendee=Person("x", "x@x"))
+    parts: list[bytes | str] = []
+    for line in _content_lines(ics):
+        name = line.split(b":", 1)[0].split(b";", 1)[0].decode()
+        if name in _PERSONAL:
+            parts.append(name)
+        elif parts and isinstance(parts[-1], bytes):
+            parts[-1] += line
+        else:
+            parts.append(line)
+    return tuple(parts)
+
+
+def _content_lines(ics: bytes) -> list[bytes]:
+    """The content lines of ``ics``, each with its folded continuation lines and CRLF."""
+    lines: list[bytes] = []
+    for physical in ics.split(b"\r\n")[:-1]:
+        if physical[:1] == b" " and lines:
+            lines[-1] += physical + b"\r\n"
+        else:
+            lines.append(physical + b"\r\n")
+    return lines
+
+
+def full_event_ics(event: Event, *, uid: str, organizer: Person, attendee: Person, summary: str,
+                   description: str = "", sequence: int = 0, url: str = "",
+                   stamp: dt.datetime | None = None) -> bytes:
+    """:func:`event_ics` built whole with icalendar (the reference the fast path must equal)."""
+    start, end = _when(event)
+    location = ", ".join(x for x in (event.venue, event.city, event.country) if x)
+    return _calendar_bytes(start, end, event.timezone, event.start_date.year, location,
+                           organizer, summary, description, sequence, uid=uid,
+                           stamp=stamp or dt.datetime.now(dt.UTC), url=url, attendee=attendee)
+
+
+def _calendar_bytes(start: dt.date | dt.datetime, end: dt.date | dt.datetime, tzid: str,
+                    year: int, location: str, organizer: Person, summary: str,
+                    description: str, sequence: int, *, uid: str, stamp: dt.datetime, url: str,
+                    attendee: Person) -> bytes:
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("method", "REQUEST")
+    cal.add("calscale", "GREGORIAN")
+    vevent = icalendar.Event()
+    vevent.add("dtstart", start)
+    vevent.add("dtend", end)
+    vevent.add("summary", summary)
+    if location:
+        vevent.add("location", location)
+    if description:
+        vevent.add("description", description)
+    vevent.add("sequence", sequence)
+    vevent.add("status", "CONFIRMED")
+    org = icalendar.vCalAddress(f"mailto:{organizer.email}")
+    org.params["cn"] = icalendar.vText(organizer.name)
+    vevent.add("organizer", org)
+    _add_personal(vevent, uid, stamp, url, attendee)
     cal.add_component(vevent)
     ics = cal.to_ical()
     if isinstance(start, dt.datetime):
         # The same VTIMEZONE goes into every invitation of the event: splice in the cached
         # bytes instead of building and serializing the component each time.
-        ics = ics.replace(b"BEGIN:VEVENT", _vtimezone(event.timezone, event.start_date.year)
-                          + b"BEGIN:VEVENT", 1)
+        ics = ics.replace(b"BEGIN:VEVENT", _vtimezone(tzid, year) + b"BEGIN:VEVENT", 1)
     return ics

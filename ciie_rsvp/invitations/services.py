@@ -20,7 +20,14 @@ from sqlalchemy import func, select
 
 from .. import choices
 from ..database import insert_ignore, insert_ignore_many
-from ..emails import Attachment, HeaderInjectionError, build_message, clean_header, format_address
+from ..emails import (
+    Attachment,
+    BuiltMessage,
+    HeaderInjectionError,
+    build_message_bytes,
+    clean_header,
+    format_address,
+)
 from ..extensions import db
 from ..models import (
     AuditEntry,
@@ -393,12 +400,12 @@ def _calendar(event: Event, reg: Registration, nonce: str, token: str, language:
 
 
 def _compose(nonce: str, token: str, reg: Registration, event: Event, check: Check,
-             round_: int) -> Any:
+             round_: int) -> BuiltMessage:
     assert check.rendered is not None and check.template is not None
     sender, reply_to = sender_of(event)
     ics = _calendar(event, reg, nonce, token, check.language, round_ - 1)
     unsubscribe = f"{current_app.config['BASE_URL']}/unsubscribe/{token}"
-    return build_message(
+    return build_message_bytes(
         sender=sender, to=check.address, reply_to=reply_to, subject=check.rendered.subject,
         text=check.rendered.text, html=check.rendered.html,
         headers={"List-Unsubscribe": f"<{unsubscribe}>",

@@ -1,0 +1,63 @@
+"""The per-event .ics skeleton with per-invitee lines equals the calendar built whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import icalendar
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ciie_rsvp.invitations.calendar import Person, event_ics, full_event_ics
+from ciie_rsvp.models import Event
+
+STAMP = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+
+def make_event(**overrides: object) -> Event:
+    values: dict[str, object] = dict(
+        slug="la", name_en="Meet in Shanghai", start_date=dt.date(2030, 10, 13),
+        end_date=dt.date(2030, 10, 13), start_time=dt.time(9, 0), end_time=dt.time(17, 0),
+        venue="Downtown Los Angeles", city="Los Angeles", country="", hosts="",
+        timezone="America/Los_Angeles")
+    values.update(overrides)
+    return Event(**values)
+
+
+def both(event: Event, **kwargs: object) -> tuple[bytes, bytes]:
+    args: dict[str, object] = dict(
+        uid="invitation-0123abcd@wtcla.example.org", organizer=Person("Organizers", "t@w.org"),
+        attendee=Person("Delegate Number 1", "d1@example.com"), summary="Meet in Shanghai",
+        url="https://rsvp.example.org/rsvp/tok", sequence=0, stamp=STAMP)
+    args.update(kwargs)
+    return full_event_ics(event, **args), event_ics(event, **args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("event_kw,kw", [
+    ({}, {}),
+    ({"timezone": "Asia/Shanghai", "end_date": dt.date(2030, 11, 10)}, {"sequence": 2}),
+    ({"start_time": None, "end_time": None}, {"url": ""}),
+    ({}, {"attendee": Person('张伟, "Boss"; CEO: 北京 ' * 5, "z@example.cn"),
+          "summary": "相约上海，共享未来"}),
+    ({}, {"attendee": Person("A;B:C\\D", "weird+tag@example.com"),
+          "url": "https://x/" + "a" * 200}),
+])
+def test_fast_ics_equals_the_whole_calendar(event_kw: dict[str, object], kw: dict[str, object],
+                                            ) -> None:
+    full, fast = both(make_event(**event_kw), **kw)
+    assert fast == full
+    vevent = icalendar.Calendar.from_ical(fast).walk("VEVENT")[0]
+    assert str(vevent["ATTENDEE"].params["CN"]) == (kw.get("attendee") or Person(
+        "Delegate Number 1", "")).name
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=120),
+       local=st.from_regex(r"[a-z0-9.+_-]{1,40}", fullmatch=True),
+       nonce=st.from_regex(r"[0-9a-f]{32}", fullmatch=True))
+def test_fast_ics_equals_the_whole_calendar_for_any_invitee(name: str, local: str,
+                                                             nonce: str) -> None:
+    full, fast = both(make_event(), attendee=Person(name, f"{local}@example.com"),
+                      uid=f"invitation-{nonce}@x.org", url=f"https://rsvp.example.org/rsvp/{nonce}")
+    assert fast == full
