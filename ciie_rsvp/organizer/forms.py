@@ -30,8 +30,8 @@ from wtforms.validators import (
 )
 
 from ..choices import CALIFORNIA_COUNTIES, INTERESTS, SECTORS, STATUSES
-from ..registration.forms import RegistrantFields, _strip
-from ..validation import NoControlChars, normalize_email
+from ..registration.forms import RegistrantWithEmail, _strip
+from ..validation import NoControlChars
 from .services import PER_PAGE_CHOICES, ListFilters
 
 
@@ -145,24 +145,8 @@ class ExportForm(FlaskForm):
 
 # --- on someone's behalf ------------------------------------------------------------------------
 
-class OrganizerRegistrationForm(RegistrantFields):
+class OrganizerRegistrationForm(RegistrantWithEmail):
     """The public form's fields and checks, plus the email, for organizers."""
-
-    email = EmailField("Email", filters=[_strip], validators=[
-        DataRequired("Email is required."), Length(max=254)])
-
-    email_normalized_value: str = ""
-
-    def validate_email(self, field: Any) -> None:
-        try:
-            self.email_normalized_value = normalize_email(field.data or "")
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
-
-    def registrant_data(self) -> dict[str, Any]:
-        data = super().registrant_data()
-        data["email"] = self.email_normalized_value
-        return data
 
 
 class NewRegistrationForm(OrganizerRegistrationForm):

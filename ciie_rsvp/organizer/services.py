@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Integer, Select, and_, cast, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -377,23 +376,6 @@ def registration_detail(reg: Registration) -> Detail:
 
 # --- on someone's behalf --------------------------------------------------------------------
 
-def _registration_values(event: Event, data: dict[str, Any], now: dt.datetime,
-                         source: str = "organizer") -> dict[str, Any]:
-    values = {k: v for k, v in data.items() if k != "interests"}
-    values.update(
-        {f"interest_{code}": code in data["interests"] for code, _ in INTERESTS},
-        event_id=event.id,
-        email_normalized=data["email"].lower(),
-        status=RegistrationStatus.SUBMITTED.value,
-        source=source,
-        consent_at=now,
-        consent_notice_version=current_app.config["PRIVACY_NOTICE_VERSION"],
-        created_at=now,
-        updated_at=now,
-    )
-    return values
-
-
 @dataclass
 class AddResult:
     registration_id: int
@@ -414,7 +396,8 @@ def add_registration(event: Event, data: dict[str, Any], organizer: Organizer, *
     if existing is not None:
         raise DuplicateRegistration(existing, data["email"])
     token, token_hash = new_token()
-    reg = Registration(**_registration_values(event, data, utcnow()), manage_token_hash=token_hash)
+    values = registration_services.registration_values(event, data, utcnow(), "organizer")
+    reg = Registration(**values, manage_token_hash=token_hash)
     try:
         with db.session.begin_nested():
             db.session.add(reg)
@@ -457,8 +440,8 @@ def bulk_insert_registrations(event: Event, rows: list[dict[str, Any]],
     regs = []
     for data in rows:
         _, token_hash = new_token()  # nobody knows this link; "resend link" issues a new one
-        regs.append(Registration(**_registration_values(event, data, now, "import"),
-                                 manage_token_hash=token_hash))
+        values = registration_services.registration_values(event, data, now, "import")
+        regs.append(Registration(**values, manage_token_hash=token_hash))
     db.session.add_all(regs)
     db.session.flush()
     db.session.execute(insert(AuditEntry), [

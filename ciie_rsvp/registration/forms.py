@@ -243,7 +243,28 @@ class RegistrantFields(FlaskForm):
         }
 
 
-class RegistrationForm(RegistrantFields):
+class RegistrantWithEmail(RegistrantFields):
+    """The registrant fields plus the email (the identity of a registration)."""
+
+    email = EmailField(_l("Email"), filters=[_strip], validators=[
+        DataRequired(_l("Enter your email address.")), Length(max=254)],
+        render_kw={"autocomplete": "email"})
+
+    email_normalized_value: str = ""
+
+    def validate_email(self, field: Any) -> None:
+        try:
+            self.email_normalized_value = normalize_email(field.data or "")
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def registrant_data(self) -> dict[str, Any]:
+        data = super().registrant_data()
+        data["email"] = self.email_normalized_value
+        return data
+
+
+class RegistrationForm(RegistrantWithEmail):
     """The public form: the registrant fields plus email and consent.
 
     Two silent bot traps: ``nickname`` is a honeypot hidden from people (CSS, aria-hidden,
@@ -256,15 +277,10 @@ class RegistrationForm(RegistrantFields):
                            render_kw={"autocomplete": "off", "tabindex": "-1"})
     started = HiddenField()
 
-    email = EmailField(_l("Email"), filters=[_strip], validators=[
-        DataRequired(_l("Enter your email address.")), Length(max=254)],
-        render_kw={"autocomplete": "email"})
     consent = BooleanField(
         _l("I have read the privacy notice and agree that the organizers store and use this "
            "information to handle my registration."),
         validators=[DataRequired(_l("Please agree to the privacy notice to register."))])
-
-    email_normalized_value: str = ""
 
     def stamp(self) -> None:
         """Sign the time the form is shown (kept across re-renders with errors)."""
@@ -279,17 +295,6 @@ class RegistrationForm(RegistrantFields):
         except (BadSignature, ValueError, TypeError):
             return True
         return time.time() - shown < min_seconds
-
-    def validate_email(self, field: Any) -> None:
-        try:
-            self.email_normalized_value = normalize_email(field.data or "")
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
-
-    def registrant_data(self) -> dict[str, Any]:
-        data = super().registrant_data()
-        data["email"] = self.email_normalized_value
-        return data
 
 
 def _stamper() -> URLSafeTimedSerializer:

@@ -61,6 +61,24 @@ def manage_url(token: str) -> str:
     return f"{current_app.config['BASE_URL']}/r/{token}"
 
 
+def registration_values(event: Event, data: dict[str, Any], now: dt.datetime,
+                        source: str) -> dict[str, Any]:
+    """Column values of a new registration from cleaned form data (no manage token yet)."""
+    values = {k: v for k, v in data.items() if k != "interests"}
+    values.update(
+        {f"interest_{code}": code in data["interests"] for code, _ in INTERESTS},
+        event_id=event.id,
+        email_normalized=data["email"].lower(),
+        status=RegistrationStatus.SUBMITTED.value,
+        source=source,
+        consent_at=now,
+        consent_notice_version=current_app.config["PRIVACY_NOTICE_VERSION"],
+        created_at=now,
+        updated_at=now,
+    )
+    return values
+
+
 def submit(event: Event, data: dict[str, Any], *, source: str = "web",
            now: dt.datetime | None = None) -> SubmitResult:
     """Store a registration, or find the one this email already has; queue the right email.
@@ -73,19 +91,8 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
     if not event.is_published or state != "open":
         raise RegistrationClosed(event, state if event.is_published else "closed")
     token, token_hash = new_token()
-    values = {k: v for k, v in data.items() if k != "interests"}
-    values.update(
-        {f"interest_{code}": code in data["interests"] for code, _ in INTERESTS},
-        event_id=event.id,
-        email_normalized=data["email"].lower(),
-        manage_token_hash=token_hash,
-        status=RegistrationStatus.SUBMITTED.value,
-        source=source,
-        consent_at=now,
-        consent_notice_version=current_app.config["PRIVACY_NOTICE_VERSION"],
-        created_at=now,
-        updated_at=now,
-    )
+    values = registration_values(event, data, now, source)
+    values["manage_token_hash"] = token_hash
     new_id = insert_ignore(Registration, values, ["event_id", "email_normalized"])
     if new_id is not None:
         # The stored row is ``values`` plus its id: the mail is written from them without
