@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from ..choices import INTERESTS
 from ..database import insert_ignore, insert_returning_id
-from ..emails import build_message, format_address
+from ..emails import build_message_bytes, format_address
 from ..extensions import db
 from ..i18n import locale_for
 from ..models import AuditEntry, Event, Registration, RegistrationStatus, utcnow
@@ -133,7 +133,7 @@ def _queue_mail(reg: Registration, token: str, template: str,
         subject = render_template(f"email/{template}.subject.txt", **context).strip()
         text = render_template(f"email/{template}.txt", **context)
         html = render_template(f"email/{template}.html", **context)
-    message = build_message(
+    message = build_message_bytes(
         sender=current_app.config["MAIL_FROM"],
         to=format_address(reg.full_name, reg.email),
         reply_to=current_app.config.get("MAIL_REPLY_TO"),
