@@ -17,11 +17,10 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..extensions import db
-from ..models import Event, Registration
+from ..models import Event
 from ..organizer.auth import current_organizer, organizer_required
 from ..outbox import dispatch, queue_state, resume_queue, wake_worker
 from ..registration.services import get_event
@@ -84,10 +83,7 @@ def dashboard(slug: str) -> str:
 
 def _template_page(event: Event, name: str, language: str, form: TemplateForm,
                    errors: list[str] | None = None, status: int = 200) -> tuple[str, int]:
-    registrations = list(db.session.execute(
-        select(Registration.id, Registration.first_name, Registration.last_name,
-               Registration.company).where(Registration.event_id == event.id)
-        .order_by(Registration.id).limit(200)))
+    registrations = services.preview_candidates(event)
     row = services.templates_of(event, name).get(language)
     return render_template(
         "invitations/template.html", event=event, name=name, language=language, form=form,
@@ -155,9 +151,7 @@ def preview_template(slug: str, name: str, language: str) -> Response:
     else:
         parts = TemplateParts(form.subject.data or "", form.body_html.data or "",
                               form.body_text.data or "")
-        reg = db.session.get(Registration, form.registration_id.data or 0)
-        if reg is not None and reg.event_id != event.id:
-            reg = None
+        reg = services.preview_registration(event, form.registration_id.data)
         data = (services.placeholder_data(reg, event, language, services.links_for("preview"))
                 if reg else {**sample_data(), "event": services.event_data(event, language)})
         try:

@@ -190,6 +190,20 @@ def registrant_data(reg: Registration) -> dict[str, str]:
     }
 
 
+def preview_candidates(event: Event, limit: int = 200) -> list[Any]:
+    """(id, first name, last name, company) of registrants to preview a template for."""
+    return list(db.session.execute(
+        select(Registration.id, Registration.first_name, Registration.last_name,
+               Registration.company).where(Registration.event_id == event.id)
+        .order_by(Registration.id).limit(limit)))
+
+
+def preview_registration(event: Event, registration_id: int | None) -> Registration | None:
+    """The registration of ``event`` to preview for, or None (sample data is used then)."""
+    reg = db.session.get(Registration, registration_id or 0)
+    return reg if reg is not None and reg.event_id == event.id else None
+
+
 def links_for(token: str) -> dict[str, str]:
     base = f"{current_app.config['BASE_URL']}/rsvp/{token}"
     return {
