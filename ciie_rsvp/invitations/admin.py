@@ -19,6 +19,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from ..core.errors import form_expired
 from ..extensions import db
 from ..models import Event
 from ..organizer.auth import current_organizer, organizer_required
@@ -171,7 +172,7 @@ def create_default_template(slug: str) -> Response:
     """Start this event's ``welcome`` invitation from the conference template files."""
     event = _event(slug)
     if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        form_expired()
     created = services.seed_templates(event)
     db.session.commit()
     flash("Welcome invitation created from the conference template." if created
@@ -222,7 +223,7 @@ def remind(slug: str) -> Response:
     event = _event(slug)
     form = RoundForm()
     if not form.validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        form_expired()
     result = services.remind(event, round_=form.round.data, invitation_ids=_ids("invitation_id"),
                              organizer_id=current_organizer().id)
     db.session.commit()
@@ -237,7 +238,7 @@ def remind(slug: str) -> Response:
 def resend(slug: str) -> Response:
     event = _event(slug)
     if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        form_expired()
     ids = services.resend_failed(event, _ids("invitation_id"))
     db.session.commit()
     dispatch(list(ids))
@@ -250,7 +251,7 @@ def resend(slug: str) -> Response:
 def resume(slug: str) -> Response:
     _event(slug)
     if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        form_expired()
     resumed = resume_queue()
     db.session.commit()
     wake_worker()

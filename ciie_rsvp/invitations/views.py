@@ -23,6 +23,7 @@ from flask import (
 from flask_babel import force_locale
 from werkzeug.wrappers import Response
 
+from ..core.errors import form_expired
 from ..database import mark_immediate
 from ..extensions import csrf, db
 from ..i18n import locale_for, normalize_tag
@@ -130,7 +131,7 @@ def manage(token: str) -> str:
 def manage_link(token: str) -> Response:
     inv = _invitation_or_404(token)
     if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        form_expired()
     manage_token = services.issue_manage_link(inv)
     db.session.commit()
     return redirect(url_for("registration.manage", token=manage_token), code=303)

@@ -20,6 +20,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from ..core.errors import form_expired
 from ..extensions import db, login_manager
 from ..models import Organizer
 from . import accounts, bp, throttle
@@ -109,7 +110,7 @@ def login() -> str | Response | tuple[str, int]:
 @organizer_required()
 def logout() -> Response:
     if not PostForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        form_expired()
     accounts.end_sessions(current_organizer())
     db.session.commit()
     logout_user()

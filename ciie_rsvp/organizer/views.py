@@ -25,6 +25,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import privacy
+from ..core.errors import form_expired
 from ..database import deferred_transactions, immediate_transactions
 from ..extensions import csrf, db
 from ..models import Event, Registration
@@ -212,7 +213,7 @@ def registration_data(reg_id: int) -> BaseResponse:
     """A registrant's data for a request that came in by letter or email (audited)."""
     reg = _registration_or_404(reg_id)
     if not PostForm().validate_on_submit():
-        abort(400, description=FORM_EXPIRED)
+        form_expired()
     data = privacy.personal_data(reg)
     privacy.record_access(reg, actor="organizer", organizer_id=current_organizer().id)
     db.session.commit()
@@ -341,7 +342,7 @@ def confirm_import(slug: str) -> str | BaseResponse | tuple[str, int]:
     event = _event_or_404(slug)
     form = ImportConfirmForm()
     if not form.validate_on_submit():
-        abort(400, description=FORM_EXPIRED)
+        form_expired()
     batch = imports.get_batch(event, current_organizer(), form.token.data)
     if batch is None:
         abort(404, description="This import was already done or has expired. Upload the file "
@@ -386,7 +387,7 @@ def organizers() -> str | BaseResponse | tuple[str, int]:
 @organizer_required(role="admin")
 def set_organizer_active(organizer_id: int) -> BaseResponse:
     if not PostForm().validate_on_submit():
-        abort(400, description=FORM_EXPIRED)
+        form_expired()
     target = accounts.get_organizer(organizer_id)
     if target is None:
         abort(404, description="There is no such organizer.")

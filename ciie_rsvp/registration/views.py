@@ -9,6 +9,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 
 from .. import privacy as privacy_rights
+from ..core.errors import form_expired
 from ..database import deferred_transactions
 from ..extensions import db, limiter
 from ..models import Registration
@@ -111,7 +112,7 @@ def manage(token: str) -> str | Response | tuple[str, int]:
 def withdraw(token: str) -> Response:
     reg = _registration_or_404(token)
     if not ActionForm().validate_on_submit():
-        abort(400, description=_("The form expired. Reload the page and try again."))
+        form_expired()
     if services.withdraw(reg):
         db.session.commit()
     flash(_("Your registration is withdrawn. You can restore it from this page."), "success")
@@ -123,7 +124,7 @@ def download_data(token: str) -> Response:
     """Right to know: everything we store about the registrant, as a JSON download."""
     reg = _registration_or_404(token)
     if not ActionForm().validate_on_submit():
-        abort(400, description=_("The form expired. Reload the page and try again."))
+        form_expired()
     data = privacy_rights.personal_data(reg)
     privacy_rights.record_access(reg)
     db.session.commit()
@@ -155,7 +156,7 @@ def erased() -> str:
 def restore(token: str) -> Response | tuple[str, int]:
     reg = _registration_or_404(token)
     if not ActionForm().validate_on_submit():
-        abort(400, description=_("The form expired. Reload the page and try again."))
+        form_expired()
     try:
         if services.restore(reg):
             db.session.commit()
