@@ -44,6 +44,15 @@ def fill_registration(page, *, first="Maria", last="Lopez", email="maria@almonds
     page.locator("#consent").check()
 
 
+def browser_sign_in(page, base: str, email: str) -> None:
+    """Sign in through the login form like a person and land on the console."""
+    page.goto(base + "/organizer/login")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(ORGANIZER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/organizer/$"))
+
+
 def manage_link(mail_dir: Path) -> str:
     body = text_body(read_mail(mail_dir)[-1])
     return re.search(r"/r/[A-Za-z0-9_-]{40,}", body).group(0)
@@ -187,11 +196,7 @@ def test_organizer_console_pages_render_without_csp_violations(server, page, mak
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(f"{msg.text} {msg.location.get('url')}")
             if msg.type == "error" and "favicon" not in (msg.location.get("url") or "") else None)
-    page.goto(base + "/organizer/login")
-    page.locator("#email").fill(make_organizer("admin"))
-    page.locator("#password").fill(ORGANIZER_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/organizer/$"))
+    browser_sign_in(page, base, make_organizer("admin"))
     page.goto(f"{base}/organizer/events/{slug}")
     assert page.locator("svg.chart rect.bar").count() == 6
     shot(page, "11-organizer-dashboard")
@@ -221,11 +226,7 @@ def test_organizer_approves_exports_and_invites_then_registrant_accepts(
     make_registration(slug, first_name="Ana", company="=HYPERLINK(\"x\")",
                       email="ana@example.com")
 
-    page.goto(base + "/organizer/login")
-    page.locator("#email").fill(make_organizer("admin"))
-    page.locator("#password").fill(ORGANIZER_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/organizer/$"))
+    browser_sign_in(page, base, make_organizer("admin"))
 
     page.goto(f"{base}/organizer/registrations/{first}")
     page.get_by_role("button", name="Approve").click()
@@ -265,11 +266,7 @@ def test_organizer_approves_exports_and_invites_then_registrant_accepts(
     assert "/thanks" in page.url
     shot(page, "16-rsvp-thanks")
 
-    page.goto(base + "/organizer/login")
-    page.locator("#email").fill(make_organizer("staff"))
-    page.locator("#password").fill(ORGANIZER_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/organizer/$"))
+    browser_sign_in(page, base, make_organizer("staff"))
     page.goto(f"{base}/organizer/events/{slug}/invitations")
     assert page.locator("#count-accepted").inner_text().strip() == "1"
     shot(page, "17-rsvp-dashboard")
