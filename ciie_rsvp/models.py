@@ -78,6 +78,16 @@ def _in(values: list[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+def registration_state_at(opens_at: dt.datetime | None, closes_at: dt.datetime | None,
+                          now: dt.datetime) -> str:
+    """``open``, ``not_yet_open`` or ``closed`` for a registration window at ``now``."""
+    if opens_at and now < opens_at:
+        return "not_yet_open"
+    if closes_at and now >= closes_at:
+        return "closed"
+    return "open"
+
+
 class Event(db.Model):
     __tablename__ = "events"
 
@@ -128,15 +138,15 @@ class Event(db.Model):
 
     def registration_state(self, now: dt.datetime | None = None) -> str:
         """``open``, ``not_yet_open`` or ``closed`` at ``now``."""
-        now = now or utcnow()
-        if self.registration_opens_at and now < self.registration_opens_at:
-            return "not_yet_open"
-        if self.registration_closes_at and now >= self.registration_closes_at:
-            return "closed"
-        return "open"
+        return registration_state_at(self.registration_opens_at, self.registration_closes_at,
+                                     now or utcnow())
 
     def is_open(self, now: dt.datetime | None = None) -> bool:
         return self.is_published and self.registration_state(now) == "open"
+
+    def content_key(self) -> tuple[object, ...]:
+        """Every stored value of the event, as a cache key for pages rendered from it."""
+        return tuple(getattr(self, attr.key) for attr in self.__mapper__.column_attrs)
 
 
 class Registration(db.Model):
@@ -265,8 +275,11 @@ class AuditEntry(db.Model):
 class OutboxMessage(db.Model):
     """One email waiting for delivery (the transactional outbox).
 
-    The message is fully built (headers, Message-ID, body) when queued, in the same transaction
-    as the change that caused it; delivery only ever sends ``raw``.
+    Queued in the same transaction as the change that caused it, with its Message-ID,
+    envelope and subject. Most messages are fully built then (``raw``). A registrant's
+    confirmation is queued as ``compose`` (what to write: template, manage token) and written
+    by the delivery worker when it first claims the row, which stores ``raw`` before sending;
+    every attempt after that sends the same bytes.
     """
 
     __tablename__ = "outbox"
@@ -281,7 +294,9 @@ class OutboxMessage(db.Model):
     sender: Mapped[str] = mapped_column(String(254))
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(500), default="")
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # what the delivery worker writes into ``raw`` (see outbox.register_composer)
+    compose: Mapped[str | None] = mapped_column(Text)  # JSON
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=8)

@@ -19,6 +19,7 @@ Two limits apply to every worker at once, because they live in the database:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import random
@@ -32,7 +33,7 @@ from email.utils import getaddresses
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Connection, func, or_, select, text, update
+from sqlalchemy import Connection, bindparam, func, or_, select, text, update
 
 from .database import (
     immediate_transactions,
@@ -40,7 +41,7 @@ from .database import (
     insert_ignore_many,
     insert_returning_id,
 )
-from .emails import BuiltMessage
+from .emails import BuiltMessage, domain_of, make_message_id
 from .extensions import db
 from .mailer import (
     PermanentMailError,
@@ -114,6 +115,96 @@ def enqueue_many(rows: list[dict[str, Any]]) -> list[int]:
     return the ids of those not queued before."""
     assert all(row["idempotency_key"] for row in rows), "bulk queueing needs idempotency keys"
     return list(insert_ignore_many(OutboxMessage, rows, ["idempotency_key"]))
+
+
+# --- messages written at delivery -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComposeJob:
+    """What a composer gets: the queued row's identity and what it was asked to write."""
+
+    outbox_id: int
+    kind: str
+    message_id: str
+    registration_id: int | None
+    params: dict[str, Any]
+
+
+class ComposeError(Exception):
+    """The message cannot be written (its registration is gone, say); it fails with this."""
+
+
+Composer = Callable[[ComposeJob], BuiltMessage]
+_composers: dict[str, Composer] = {}
+
+
+def register_composer(kind: str, composer: Composer) -> None:
+    """Let delivery write messages of ``kind`` queued with :func:`enqueue_composed`."""
+    _composers[kind] = composer
+
+
+def enqueue_composed(kind: str, *, sender: str, recipient: str, subject: str,
+                     params: dict[str, Any], registration_id: int | None = None) -> int:
+    """Queue a message the delivery worker writes (``register_composer``); return its id.
+
+    The row gets its Message-ID, envelope and subject now, in the caller's transaction; the
+    composer writes the body when a worker first claims it (off the web request), and that
+    ``raw`` is stored before the first attempt, so retries send the same bytes.
+    """
+    now = utcnow()
+    return insert_returning_id(OutboxMessage, {
+        "message_id": make_message_id(domain_of(sender)),
+        "idempotency_key": None,
+        "kind": kind,
+        "registration_id": registration_id,
+        "invitation_id": None,
+        "sender": getaddresses([sender])[0][1],
+        "recipient": recipient,
+        "subject": subject[:500],
+        "raw": None,
+        "compose": json.dumps(params),
+        "status": OutboxStatus.QUEUED.value,
+        "attempts": 0,
+        "max_attempts": current_app.config.get("MAIL_MAX_ATTEMPTS", 8),
+        "next_attempt_at": now,
+        "last_error": "",
+        "created_at": now,
+    })
+
+
+def _compose_unwritten(rows: dict[int, _Row], report: DeliveryReport) -> None:
+    """Write the claimed rows that have no ``raw`` yet and store them (one transaction).
+
+    A row whose composer fails is failed with the reason and dropped from ``rows``.
+    """
+    todo = [row for row in rows.values() if row.raw is None]
+    if not todo:
+        return
+    written: list[dict[str, Any]] = []
+    for row in todo:
+        try:
+            composer = _composers.get(row.kind)
+            if composer is None:
+                raise ComposeError(f"no composer for messages of kind {row.kind!r}")
+            built = composer(ComposeJob(row.id, row.kind, row.message_id, row.registration_id,
+                                        json.loads(row.compose or "{}")))
+        except ComposeError as exc:
+            _finish(row.id, status=OutboxStatus.FAILED.value, last_error=str(exc)[:2000])
+            report.failed += 1
+            del rows[row.id]
+            continue
+        row.raw, row.compose = built.raw, None
+        written.append({"row_id": row.id, "new_raw": built.raw,
+                        "new_subject": built.subject[:500]})
+    if written:
+        with immediate_transactions():
+            db.session.rollback()
+            db.session.execute(
+                update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
+                .values(raw=bindparam("new_raw"), subject=bindparam("new_subject"), compose=None),
+                written)
+            db.session.commit()
 
 
 def backoff_seconds(attempt: int, base: float = 30.0, cap: float = 6 * 3600) -> float:
@@ -349,6 +440,7 @@ def send_claimed(
     renewed = time.monotonic()
     had_pause = bool(queue_state().reason)
     rows = _load(pending)
+    _compose_unwritten(rows, report)
     # Outcomes go through a plain connection of their own (see _finish).
     with db.engine.connect() as conn:
         _send_rows(pending, rows, transport, report, conn, lease=lease, renewed=renewed,
@@ -412,11 +504,15 @@ def _send_rows(pending: list[int], rows: dict[int, _Row], transport: Transport,
 @dataclass
 class _Row:
     id: int
-    raw: bytes
+    raw: bytes | None
     sender: str
     recipient: str
     attempts: int
     max_attempts: int
+    kind: str
+    message_id: str
+    registration_id: int | None
+    compose: str | None
 
 
 def _load(row_ids: list[int]) -> dict[int, _Row]:
@@ -425,7 +521,8 @@ def _load(row_ids: list[int]) -> dict[int, _Row]:
     found = db.session.execute(
         select(
             OutboxMessage.id, OutboxMessage.raw, OutboxMessage.sender, OutboxMessage.recipient,
-            OutboxMessage.attempts, OutboxMessage.max_attempts,
+            OutboxMessage.attempts, OutboxMessage.max_attempts, OutboxMessage.kind,
+            OutboxMessage.message_id, OutboxMessage.registration_id, OutboxMessage.compose,
         ).where(OutboxMessage.id.in_(row_ids))
     ).all()
     db.session.rollback()

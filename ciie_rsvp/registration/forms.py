@@ -285,7 +285,12 @@ class RegistrationForm(RegistrantWithEmail):
     def stamp(self) -> None:
         """Sign the time the form is shown (kept across re-renders with errors)."""
         if not self.started.data:
-            self.started.data = _stamper().dumps(time.time())
+            self.started.data = self.new_stamp()
+
+    @staticmethod
+    def new_stamp() -> str:
+        """A signed "the form was shown now" value for the ``started`` field."""
+        return _stamper().dumps(time.time())
 
     def looks_automated(self, min_seconds: float) -> bool:
         if self.nickname.data:

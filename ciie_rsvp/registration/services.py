@@ -12,15 +12,23 @@ from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..choices import INTERESTS
 from ..database import insert_ignore, insert_returning_id
-from ..emails import build_message_bytes, format_address
+from ..emails import BuiltMessage, build_message_bytes, clean_header, format_address
 from ..extensions import db
-from ..i18n import locale_for
-from ..models import AuditEntry, Event, Registration, RegistrationStatus, utcnow
-from ..outbox import enqueue
+from ..i18n import locale_for, localized
+from ..models import (
+    AuditEntry,
+    Event,
+    Registration,
+    RegistrationStatus,
+    registration_state_at,
+    utcnow,
+)
+from ..outbox import ComposeError, ComposeJob, enqueue_composed, register_composer
 from ..tokens import hash_token, looks_like_token, new_token
 
 EDITABLE_FIELDS = (
@@ -79,6 +87,17 @@ def registration_values(event: Event, data: dict[str, Any], now: dt.datetime,
     return values
 
 
+def stored_registration_state(event_id: int, now: dt.datetime) -> str:
+    """The event's registration state as stored now, read with one small query in the
+    caller's transaction (the write transaction, when submit() checks it)."""
+    row = db.session.execute(select(
+        Event.is_published, Event.registration_opens_at, Event.registration_closes_at,
+    ).where(Event.id == event_id)).one_or_none()
+    if row is None or not row.is_published:
+        return "closed"
+    return registration_state_at(row.registration_opens_at, row.registration_closes_at, now)
+
+
 def submit(event: Event, data: dict[str, Any], *, source: str = "web",
            now: dt.datetime | None = None) -> SubmitResult:
     """Store a registration, or find the one this email already has; queue the right email.
@@ -87,9 +106,9 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
     ``INSERT ... ON CONFLICT DO NOTHING`` on the unique key, and we act on what is stored.
     """
     now = now or utcnow()
-    state = event.registration_state(now)
-    if not event.is_published or state != "open":
-        raise RegistrationClosed(event, state if event.is_published else "closed")
+    state = stored_registration_state(event.id, now)
+    if state != "open":
+        raise RegistrationClosed(event, state)
     token, token_hash = new_token()
     values = registration_values(event, data, now, source)
     values["manage_token_hash"] = token_hash
@@ -116,7 +135,8 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
     reg.manage_token_hash = token_hash
     db.session.add(AuditEntry(registration_id=reg.id, actor="registrant",
                               action="repeat_submission", detail="new manage link sent"))
-    return SubmitResult(reg.id, False, [_queue_mail(reg, token, "registration_exists")])
+    return SubmitResult(reg.id, False,
+                        [_queue_mail(reg, token, "registration_exists", event)])
 
 
 def queue_received_mail(reg: Registration, token: str) -> int | None:
@@ -124,24 +144,57 @@ def queue_received_mail(reg: Registration, token: str) -> int | None:
     return _queue_mail(reg, token, "registration_received")
 
 
+# Subjects are plain gettext (msgids as in the catalog), so queueing renders no template.
+_SUBJECTS = {
+    "registration_received": _l("Registration received: %(event)s"),
+    "registration_exists": _l("You are already registered: %(event)s"),
+}
+
+
 def _queue_mail(reg: Registration, token: str, template: str,
                 event: Event | None = None) -> int | None:
-    """Render ``email/<template>.txt|.html`` for ``reg`` (of ``event``) and queue it."""
-    context = {"registration": reg, "event": event or reg.event,
-               "manage_url": manage_url(token)}
+    """Queue ``email/<template>.txt|.html`` for ``reg`` (of ``event``) with the manage link.
+
+    Only the envelope and subject are made here; the delivery worker writes the body
+    (:func:`compose_mail`), which keeps rendering and encoding the email out of the request.
+    """
+    event = event or reg.event
     with force_locale(locale_for(reg.language)):
-        subject = render_template(f"email/{template}.subject.txt", **context).strip()
-        text = render_template(f"email/{template}.txt", **context)
-        html = render_template(f"email/{template}.html", **context)
-    message = build_message_bytes(
+        subject = str(_SUBJECTS[template] % {"event": localized(event, "name")})
+    return enqueue_composed(
+        template,
+        sender=current_app.config["MAIL_FROM"],
+        recipient=reg.email,
+        subject=clean_header(subject),
+        params={"token": token},
+        registration_id=reg.id,
+    )
+
+
+def compose_mail(job: ComposeJob) -> BuiltMessage:
+    """Write a queued registration email (called by the delivery worker)."""
+    reg = db.session.get(Registration, job.registration_id) if job.registration_id else None
+    if reg is None or reg.erased_at is not None:
+        raise ComposeError("the registration this email was for no longer exists")
+    context = {"registration": reg, "event": reg.event,
+               "manage_url": manage_url(job.params["token"])}
+    with force_locale(locale_for(reg.language)):
+        subject = str(_SUBJECTS[job.kind] % {"event": localized(reg.event, "name")})
+        text = render_template(f"email/{job.kind}.txt", **context)
+        html = render_template(f"email/{job.kind}.html", **context)
+    return build_message_bytes(
         sender=current_app.config["MAIL_FROM"],
         to=format_address(reg.full_name, reg.email),
         reply_to=current_app.config.get("MAIL_REPLY_TO"),
         subject=subject,
         text=text,
         html=html,
+        message_id=job.message_id,
     )
-    return enqueue(message, kind=template, registration_id=reg.id)
+
+
+for _kind in _SUBJECTS:
+    register_composer(_kind, compose_mail)
 
 
 def find_by_token(token: str) -> Registration | None:

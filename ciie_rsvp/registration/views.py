@@ -6,18 +6,24 @@ import json
 import logging
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 
 from .. import privacy as privacy_rights
 from ..core.errors import form_expired
+from ..core.page_cache import FilledPageCache, cacheable_request
 from ..database import deferred_transactions
 from ..extensions import db, limiter
-from ..models import Registration
+from ..models import Event, Registration
 from ..outbox import dispatch
 from . import bp, services
 from .forms import ActionForm, EraseForm, RegistrantFields, RegistrationForm
 
 log = logging.getLogger(__name__)
+
+# The empty registration form, rendered once per event, language and address (see page_cache).
+_form_pages = FilledPageCache()
 
 
 @bp.get("/")
@@ -49,6 +55,8 @@ def register(slug: str) -> str | Response | tuple[str, int]:
         if not event.is_open():
             return render_template("registration/closed.html", event=event,
                                    state=event.registration_state()), 403
+        if cacheable_request():
+            return _empty_form_page(event)
         form = RegistrationForm()
         if request.method == "POST" and form.looks_automated(current_app.config[
                 "FORM_MIN_FILL_SECONDS"]):
@@ -57,7 +65,11 @@ def register(slug: str) -> str | Response | tuple[str, int]:
         form.stamp()
         valid = form.validate_on_submit()
         if valid:
-            db.session.rollback()  # end the read transaction; the write begins IMMEDIATE
+            # End the read transaction; the write begins IMMEDIATE. The event stays as read
+            # (detached, so the rollback does not expire it): submit() checks its state again
+            # inside the write transaction with one small query instead of reloading it.
+            db.session.expunge(event)
+            db.session.rollback()
     if valid:
         try:
             result = services.submit(event, form.registrant_data())
@@ -70,6 +82,19 @@ def register(slug: str) -> str | Response | tuple[str, int]:
         return redirect(url_for(".submitted", slug=slug), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template("registration/register.html", event=event, form=form), status
+
+
+def _empty_form_page(event: Event) -> str:
+    """The registration form as a first visit sees it, from the page cache."""
+    values = {"csrf_token": generate_csrf(), "started": RegistrationForm.new_stamp()}
+
+    def render() -> str:
+        form = RegistrationForm(formdata=None)
+        form.started.data = values["started"]
+        return render_template("registration/register.html", event=event, form=form)
+
+    key = (event.id, event.content_key(), str(get_locale()), request.script_root, request.path)
+    return _form_pages.page(key, render, values)
 
 
 @bp.get("/events/<slug>/registered")

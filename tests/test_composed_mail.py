@@ -1,0 +1,112 @@
+"""Registrants' confirmations are queued by the request and written by the delivery worker.
+
+Delivered to a real SMTP server on loopback (aiosmtpd): the message keeps the Message-ID it
+got when queued, the bytes the worker wrote are stored before the first attempt (so a retry
+sends the same message), and a message whose registration is gone fails with a reason
+instead of going out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+
+from ciie_rsvp.extensions import db
+from ciie_rsvp.models import OutboxMessage, Registration
+from ciie_rsvp.outbox import deliver_due, get_transport
+from tests.conftest import SMTPSink, text_body
+
+
+def _rows(app) -> list[OutboxMessage]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        db.session.expunge_all()
+        return rows
+
+
+def test_request_queues_envelope_and_worker_writes_the_message(
+        app, make_event, register, smtp_server: SMTPSink) -> None:
+    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
+    slug = make_event()
+    assert register(slug, language="zh-Hans").status_code == 303
+
+    [queued] = _rows(app)
+    assert queued.raw is None and queued.compose  # nothing written in the request
+    assert queued.recipient == "maria.lopez@almonds.example.com"
+    assert queued.sender == "delegation@wtcla.example.org"
+    assert queued.subject == "报名已收到：相约上海，共享未来"
+    assert queued.message_id.startswith("<") and queued.message_id.endswith(">")
+
+    with app.app_context():
+        report = deliver_due(10)
+        assert report.sent == 1
+
+    [sent] = _rows(app)
+    assert sent.status == "sent" and sent.compose is None
+    [(mail_from, rcpt, raw)] = smtp_server.messages
+    assert (mail_from, rcpt) == (sent.sender, [sent.recipient])
+    assert raw.replace(b"\r\n", b"\n") == sent.raw.replace(b"\r\n", b"\n")
+    [msg] = smtp_server.parsed()
+    assert msg["Message-ID"] == queued.message_id
+    assert str(msg["Subject"]) == queued.subject
+    body = text_body(msg)
+    assert "Maria Lopez" in body and "https://rsvp.example.org/r/" in body
+    assert msg.get_body(preferencelist=("html",)) is not None
+
+
+def test_retry_after_a_refused_attempt_sends_the_bytes_written_the_first_time(
+        app, make_event, register, smtp_server: SMTPSink) -> None:
+    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
+    slug = make_event()
+    register(slug)
+    smtp_server.reject = lambda _address: "451 4.3.0 try again later"
+    with app.app_context():
+        assert deliver_due(10).retrying == 1
+    [waiting] = _rows(app)
+    assert waiting.status == "retrying" and waiting.raw and waiting.compose is None
+    written = waiting.raw
+
+    smtp_server.reject = None
+    with app.app_context():
+        db.session.execute(OutboxMessage.__table__.update().values(
+            next_attempt_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        db.session.commit()
+        assert deliver_due(10).sent == 1
+    [(_, _, raw)] = smtp_server.messages
+    assert raw.replace(b"\r\n", b"\n") == written.replace(b"\r\n", b"\n")
+
+
+def test_message_for_a_registration_that_is_gone_fails_with_the_reason(
+        app, make_event, register, smtp_server: SMTPSink) -> None:
+    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
+    slug = make_event()
+    register(slug)
+    register(slug, email="second@example.com")
+    with app.app_context():  # an organizer's purge removed the first one before delivery
+        first = db.session.scalar(select(Registration.id).order_by(Registration.id))
+        db.session.execute(delete(Registration).where(Registration.id == first))
+        db.session.commit()
+        report = deliver_due(10, transport=get_transport())
+    assert (report.sent, report.failed) == (1, 1)
+    failed, sent = _rows(app)
+    assert failed.status == "failed" and "no longer exists" in failed.last_error
+    assert failed.raw is None
+    assert sent.status == "sent"
+    assert [rcpt for _, rcpt, _ in smtp_server.messages] == [["second@example.com"]]
+
+
+def test_repeat_submission_mail_is_written_at_delivery_too(
+        app, make_event, register, smtp_server: SMTPSink) -> None:
+    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
+    slug = make_event()
+    register(slug)
+    register(slug, company="Changed Name Inc.")
+    with app.app_context():
+        assert deliver_due(10).sent == 2
+    received, exists = smtp_server.parsed()
+    assert str(received["Subject"]).startswith("Registration received")
+    assert str(exists["Subject"]).startswith("You are already registered")
+    links = [line for line in text_body(exists).splitlines() if "/r/" in line]
+    old = [line for line in text_body(received).splitlines() if "/r/" in line]
+    assert links and old and links != old  # the repeat carries the new link
