@@ -189,14 +189,21 @@ def _compose_unwritten(rows: dict[int, _Row], report: DeliveryReport) -> None:
                 raise ComposeError(f"no composer for messages of kind {row.kind!r}")
             built = composer(ComposeJob(row.id, row.kind, row.message_id, row.registration_id,
                                         json.loads(row.compose or "{}")))
-        except ComposeError as exc:
-            _finish(row.id, status=OutboxStatus.FAILED.value, last_error=str(exc)[:2000])
+        except Exception as exc:
+            # Writing it again would fail the same way: fail it now with the reason (an
+            # organizer can send it again after fixing the cause) instead of leaving it to
+            # be claimed, and fail, after every lease.
+            if not isinstance(exc, ComposeError):
+                log.exception("could not write outbox message %s", row.id)
+            _finish(row.id, status=OutboxStatus.FAILED.value,
+                    last_error=f"could not write the message: {exc}"[:2000])
             report.failed += 1
             del rows[row.id]
             continue
         row.raw, row.compose = built.raw, None
         written.append({"row_id": row.id, "new_raw": built.raw,
                         "new_subject": built.subject[:500]})
+    db.session.rollback()  # end the composers' reads before any network I/O
     if written:
         with immediate_transactions():
             db.session.rollback()

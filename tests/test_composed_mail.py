@@ -110,3 +110,29 @@ def test_repeat_submission_mail_is_written_at_delivery_too(
     links = [line for line in text_body(exists).splitlines() if "/r/" in line]
     old = [line for line in text_body(received).splitlines() if "/r/" in line]
     assert links and old and links != old  # the repeat carries the new link
+
+
+def test_message_that_cannot_be_written_fails_once_with_the_reason(
+        app, make_event, register, smtp_server: SMTPSink) -> None:
+    """A stored name that would smuggle a header (data from before today's checks) is refused
+    when the message is written: the row fails with the reason instead of being claimed and
+    failing again after every lease, and the other messages of the batch go out."""
+    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
+    slug = make_event()
+    register(slug)
+    register(slug, email="second@example.com")
+    with app.app_context():
+        first = db.session.scalar(select(Registration.id).order_by(Registration.id))
+        db.session.execute(Registration.__table__.update()
+                           .where(Registration.id == first)
+                           .values(first_name="=?UTF-8?Q?=0A?=Bcc: victim@example.net"))
+        db.session.commit()
+        report = deliver_due(10)
+        assert (report.sent, report.failed) == (1, 1)
+        assert deliver_due(10).sent == 0  # nothing left to claim
+    failed, sent = _rows(app)
+    assert failed.status == "failed" and failed.attempts == 1
+    assert "could not write the message" in failed.last_error
+    assert "control character" in failed.last_error
+    assert [rcpt for _, rcpt, _ in smtp_server.messages] == [["second@example.com"]]
+    assert all(b"victim@example.net" not in raw for _, _, raw in smtp_server.messages)

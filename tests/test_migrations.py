@@ -36,3 +36,34 @@ def test_upgrade_downgrade_upgrade_and_no_drift(empty_database, tmp_path):
             diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
         assert diff == [], f"models and migrations disagree: {diff}"
         db.engine.dispose()
+
+
+def test_downgrade_below_0005_fails_messages_not_written_yet(empty_database, tmp_path):
+    """Older code cannot write a queued confirmation: the downgrade fails it with the reason
+    (so nobody is sent an empty message) and keeps the written ones as they were."""
+    from sqlalchemy import text
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "TESTING": True,
+                      "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "m"})
+    columns = ("message_id, kind, sender, recipient, subject, raw, compose, status, attempts, "
+               "max_attempts, next_attempt_at, last_error, created_at")
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as conn:
+            for mid, raw, compose in (("<a@x>", None, '{"token": "t"}'),
+                                      ("<b@x>", b"Subject: written\r\n\r\nbody", None)):
+                conn.execute(text(
+                    f"INSERT INTO outbox ({columns}) VALUES (:mid, 'registration_received', "
+                    "'a@x.org', 'b@x.org', 's', :raw, :compose, 'queued', 0, 8, "
+                    "CURRENT_TIMESTAMP, '', CURRENT_TIMESTAMP)"),
+                    {"mid": mid, "raw": raw, "compose": compose})
+        downgrade(revision="0004")
+        with db.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT message_id, status, raw, last_error FROM outbox ORDER BY message_id"
+            )).all()
+        assert [(r[0], r[1]) for r in rows] == [("<a@x>", "failed"), ("<b@x>", "queued")]
+        assert "downgrade" in rows[0][3] and bytes(rows[0][2]) == b""
+        assert bytes(rows[1][2]) == b"Subject: written\r\n\r\nbody"
+        upgrade()
+        db.engine.dispose()
