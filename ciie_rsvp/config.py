@@ -129,6 +129,10 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "BASE_URL": (env("BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/"),
         "PRIVACY_NOTICE_VERSION": env("PRIVACY_NOTICE_VERSION", "2026-11"),
         "WEB_WORKERS": env_int("WEB_WORKERS", 2),
+        # The public form reads its event from a per-process copy this many milliseconds old
+        # at most (0: from the database on every request). Registering re-checks the event
+        # in the write transaction, so this only delays what the page shows after an edit.
+        "PUBLIC_EVENT_CACHE_MS": env_int("PUBLIC_EVENT_CACHE_MS", 2000),
         "DB_STATEMENT_TIMEOUT_MS": env_int("DB_STATEMENT_TIMEOUT_MS", 15000),
         # request limits: a registration form is a few kilobytes
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 256 * 1024),

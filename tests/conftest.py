@@ -133,6 +133,8 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "MAIL_FROM": "CIIE Delegation <delegation@wtcla.example.org>",
         "FORM_MIN_FILL_SECONDS": 0,  # tests/test_abuse.py turns the traps back on
         "RATELIMIT_ENABLED": False,
+        # tests change events and look at once; tests/test_page_cache.py turns the copy on
+        "PUBLIC_EVENT_CACHE_MS": 0,
     }
 
 

@@ -1,12 +1,15 @@
 """The empty registration form comes from a per-process page cache (ciie_rsvp/core/page_cache).
 
-Every view still gets its own CSRF token and fill-time stamp, both of which work; anything an
-organizer changes shows at once; pages that show something of the visitor's own (a flashed
-message, a query string) are rendered afresh.
+Every view still gets its own CSRF token and fill-time stamp, both of which work; an
+organizer's change to the event shows as soon as the form's copy of the event is renewed
+(``PUBLIC_EVENT_CACHE_MS``; off in the other tests) and registering always checks the stored
+event; pages that show something of the visitor's own (a flashed message, a query string) are
+rendered afresh.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import update
@@ -76,3 +79,37 @@ def test_pages_with_the_visitors_own_content_are_not_cached(client, make_event) 
     page = client.get(f"/events/{slug}/register?utm_source=mail").get_data(as_text=True)
     assert f'value="/events/{slug}/register?utm_source=mail"' in page
     assert f'value="/events/{slug}/register?utm_source=mail"' not in _page(client, slug)
+
+
+def test_form_reads_its_event_from_a_short_lived_copy_and_submit_checks_the_database(
+        app, client, make_event) -> None:
+    """With ``PUBLIC_EVENT_CACHE_MS`` on (the default outside tests), an edit shows on the
+    form once the copy is older than that; a registration sent meanwhile to an event that
+    closed is refused all the same, because submit() reads the stored state."""
+    import time
+
+    app.config["PUBLIC_EVENT_CACHE_MS"] = 300
+    slug = make_event(venue="Downtown Los Angeles")
+    page = _page(client, slug)
+    assert "Downtown Los Angeles" in page
+    with app.app_context():
+        db.session.execute(update(Event).where(Event.slug == slug).values(
+            venue="Westin Bonaventure",
+            registration_closes_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
+        db.session.commit()
+    # within the copy's lifetime the form may still show the old venue and look open, but
+    # sending it is refused: the write transaction reads the stored window
+    response = client.post(f"/events/{slug}/register",
+                           data={**valid_registration(), **form_fields(page)})
+    assert response.status_code == 403
+    with app.app_context():
+        assert db.session.query(Registration).count() == 0
+    time.sleep(0.35)
+    response = client.get(f"/events/{slug}/register")
+    assert response.status_code == 403  # the closed page, from a fresh copy
+    with app.app_context():
+        db.session.execute(update(Event).where(Event.slug == slug).values(
+            registration_closes_at=None))
+        db.session.commit()
+    time.sleep(0.35)
+    assert "Westin Bonaventure" in _page(client, slug)

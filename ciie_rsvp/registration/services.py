@@ -7,6 +7,7 @@ outbox ids it got back.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,33 @@ def get_event(slug: str) -> Event | None:
     if len(slug) > 80:
         return None
     return db.session.scalar(select(Event).where(Event.slug == slug))
+
+
+def event_for_form(slug: str) -> Event | None:
+    """The event as the public form shows it: a read-only copy, not attached to the session.
+
+    Served from a copy kept in this process for ``PUBLIC_EVENT_CACHE_MS`` (the busiest page
+    then reads nothing from the database). That bounds how long an organizer's edit takes to
+    show on the form; :func:`submit` checks the stored state again in the write transaction,
+    so an event that closed or was unpublished meanwhile takes no registration.
+    """
+    ttl = current_app.config.get("PUBLIC_EVENT_CACHE_MS", 0) / 1000
+    cache: dict[str, tuple[float, Event]] = current_app.extensions.setdefault(
+        "ciie_rsvp.public_events", {})
+    now = time.monotonic()
+    hit = cache.get(slug)
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    event = get_event(slug)
+    if event is None:
+        return None
+    copy = Event(**{attr.key: getattr(event, attr.key)
+                    for attr in Event.__mapper__.column_attrs})  # transient, never added
+    if ttl > 0:
+        if len(cache) >= 256:  # slugs are organizers' events: a handful; never grows unbounded
+            cache.clear()
+        cache[slug] = (now, copy)
+    return copy
 
 
 def manage_url(token: str) -> str:

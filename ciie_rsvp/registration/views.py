@@ -49,7 +49,7 @@ def register(slug: str) -> str | Response | tuple[str, int]:
     # from the first SELECT serialized all of the form's work across server processes); the
     # lock is taken for the write alone, and submit() checks the event again inside it.
     with deferred_transactions():
-        event = services.get_event(slug)
+        event = services.event_for_form(slug)
         if event is None or not event.is_published:
             abort(404, description=_("There is no event at this address."))
         if not event.is_open():
@@ -65,10 +65,9 @@ def register(slug: str) -> str | Response | tuple[str, int]:
         form.stamp()
         valid = form.validate_on_submit()
         if valid:
-            # End the read transaction; the write begins IMMEDIATE. The event stays as read
-            # (detached, so the rollback does not expire it): submit() checks its state again
-            # inside the write transaction with one small query instead of reloading it.
-            db.session.expunge(event)
+            # End the read transaction (if any); the write begins IMMEDIATE. ``event`` is a
+            # copy outside the session: submit() checks its stored state again inside the
+            # write transaction with one small query.
             db.session.rollback()
     if valid:
         try:
