@@ -195,8 +195,14 @@ def wait_all_sent(app, sink: Sink, target: int) -> None:
     sent. The sink's shared counter is the truth of delivery and costs nothing to read, so the
     workers being timed do not share the CPU and the database with a busy ``count(*)`` poll;
     the database is asked only at the end, for the last outcome commits."""
-    while sink.count < target:
+    seen, moved = sink.count, time.monotonic()
+    while seen < target:
         time.sleep(0.002)
+        if sink.count != seen:
+            seen, moved = sink.count, time.monotonic()
+        elif time.monotonic() - moved > 60:
+            raise SystemExit(f"no message delivered for 60 s ({seen} of {target} in the sink, "
+                             f"{unsent(app)} rows not sent)")
     while unsent(app):
         time.sleep(0.01)
 
