@@ -8,6 +8,17 @@ leaves its rows in ``sending`` with a lease; once the lease runs out another wor
 them again. A live worker renews the lease of the rows it still holds while it sends. Only
 the message in flight at the kill can go out twice, and with the same Message-ID.
 
+Each outcome is one ``UPDATE`` by primary key, committed before the next message is sent
+(that commit is what bounds a killed worker to one duplicate). On PostgreSQL it is committed
+asynchronously (``synchronous_commit = off`` on the batch's outcome connection only; claims,
+leases and every other write stay synchronous): a commit is visible to all sessions at once,
+so a killed worker and a second worker behave exactly as with a synchronous commit, and it
+saves waiting for the WAL flush on every message. The trade: if the PostgreSQL server itself
+crashes (or its machine loses power), the outcomes of the last fraction of a second (up to
+three times ``wal_writer_delay``, 0.6 s by default) may be lost. Those rows are back in
+``sending`` with the lease of their claim, so once it runs out they are sent again, with the
+same Message-ID, which receiving servers and clients use to recognise duplicates.
+
 Two limits apply to every worker at once, because they live in the database:
 
 - the queue pauses (``mail_queue_state``) when the relay refuses authentication or TLS: the
@@ -18,6 +29,7 @@ Two limits apply to every worker at once, because they live in the database:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -26,7 +38,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
@@ -366,17 +378,40 @@ def send_claimed(
     renewed = time.monotonic()
     had_pause = bool(queue_state().reason)
     rows = _load(pending)
-    # Outcomes go through a plain connection of their own (see _finish).
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            # Each outcome is a single UPDATE, so autocommit makes it its own transaction in
-            # one round trip instead of three (BEGIN, UPDATE, COMMIT); it is still durable and
-            # visible to every session before the next message goes out. The pool restores
-            # the isolation level when the connection goes back.
-            conn.execution_options(isolation_level="AUTOCOMMIT")
+    with _outcome_connection() as conn:
         _send_rows(pending, rows, transport, report, conn, lease=lease, renewed=renewed,
                    had_pause=had_pause, before_send=before_send, worker=worker)
     return report
+
+
+@contextlib.contextmanager
+def _outcome_connection() -> Iterator[Connection]:
+    """The plain connection a batch records its outcomes on (see :func:`_finish`).
+
+    On PostgreSQL it runs in autocommit: each outcome is a single ``UPDATE``, so that makes it
+    its own transaction, committed before the call returns, in one round trip instead of three
+    (``BEGIN``, ``UPDATE``, ``COMMIT``). It also commits asynchronously
+    (``synchronous_commit = off``, this connection only, reset before it goes back to the
+    pool): the commit is visible to every session at once, but is flushed to disk by the WAL
+    writer a fraction of a second later instead of before the call returns. See the module
+    docstring for what that trades.
+    """
+    with db.engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            yield conn
+            return
+        conn.execution_options(isolation_level="AUTOCOMMIT")  # the pool restores it
+        conn.exec_driver_sql("SET synchronous_commit = off")
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            try:
+                conn.exec_driver_sql("RESET synchronous_commit")
+                conn.commit()
+            except Exception:  # unusable: discard it, so the setting cannot reach another user
+                log.warning("outcome connection lost; discarding it", exc_info=True)
+                conn.invalidate()
 
 
 def _send_rows(pending: list[int], rows: dict[int, _Row], transport: Transport,
