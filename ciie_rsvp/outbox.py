@@ -1,12 +1,24 @@
 """The transactional outbox: queue messages with the change that caused them, deliver later.
 
-``enqueue`` adds a row in the caller's transaction. Delivery (``deliver_due``/``deliver_ids``)
+``enqueue`` adds a row in the caller's transaction; ``enqueue_composed`` adds one whose body
+the delivery worker writes (and stores) when it first claims it. Delivery (``deliver_due``/``deliver_ids``)
 claims rows in a short transaction of its own, so two workers never hold the same row
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), sends them over one
 transport connection and records each outcome in its own commit. A worker killed mid-batch
 leaves its rows in ``sending`` with a lease; once the lease runs out another worker takes
 them again. A live worker renews the lease of the rows it still holds while it sends. Only
 the message in flight at the kill can go out twice, and with the same Message-ID.
+
+Each outcome is one ``UPDATE`` by primary key, committed before the next message is sent
+(that commit is what bounds a killed worker to one duplicate). On PostgreSQL it is committed
+asynchronously (``synchronous_commit = off`` on the batch's outcome connection only; claims,
+leases and every other write stay synchronous): a commit is visible to all sessions at once,
+so a killed worker and a second worker behave exactly as with a synchronous commit, and it
+saves waiting for the WAL flush on every message. The trade: if the PostgreSQL server itself
+crashes (or its machine loses power), the outcomes of the last fraction of a second (up to
+three times ``wal_writer_delay``, 0.6 s by default) may be lost. Those rows are back in
+``sending`` with the lease of their claim, so once it runs out they are sent again, with the
+same Message-ID, which receiving servers and clients use to recognise duplicates.
 
 Two limits apply to every worker at once, because they live in the database:
 
@@ -18,7 +30,9 @@ Two limits apply to every worker at once, because they live in the database:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -26,7 +40,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
@@ -34,6 +48,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import Connection, bindparam, func, or_, select, text, update
+from sqlalchemy.sql.dml import Update
 
 from .database import (
     immediate_transactions,
@@ -391,20 +406,35 @@ def requeue(ids: Iterable[int]) -> list[int]:
 def _finish(row_id: int, conn: Connection | None = None, **values: object) -> None:
     """Record one message's outcome in its own transaction (before the next one is sent).
 
-    With ``conn`` (a plain Core connection the batch holds) this is one ``UPDATE`` by primary
-    key in a short transaction of its own, without the ORM session's bookkeeping: it runs once
-    per message sent, so its cost is paid thousands of times in a big send.
+    Sets ``values`` and clears the lease (``lease_until``, ``claimed_by``). With ``conn`` (a
+    plain Core connection the batch holds, see :func:`send_claimed`) this is one ``UPDATE``
+    by primary key committed on its own, without the ORM session's bookkeeping: it runs once
+    per message sent, so its cost is paid thousands of times in a big send. The statement is
+    built once per set of columns (:func:`_outcome_statement`); only the parameters change.
     """
-    stmt = (update(_OUTBOX).where(_OUTBOX.c.id == row_id)
-            .values(lease_until=None, claimed_by=None, **values))
+    stmt = _outcome_statement(tuple(sorted(values)))
+    params = {"row_id": row_id, **{f"v_{name}": value for name, value in values.items()}}
     with immediate_transactions():
         if conn is None:
             db.session.rollback()
-            db.session.execute(stmt)
+            db.session.execute(stmt, params)
             db.session.commit()
         else:
             with conn.begin():
-                conn.execute(stmt)
+                conn.execute(stmt, params)
+
+
+@functools.lru_cache(maxsize=8)
+def _outcome_statement(columns: tuple[str, ...]) -> Update:
+    """``UPDATE outbox SET <columns>, lease_until = NULL, claimed_by = NULL WHERE id = ?``.
+
+    Profiled, building ``update(...).values(**values)`` per message (SQLAlchemy's argument
+    coercion and cache key) cost as much as executing and committing it on SQLite.
+    """
+    return (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
+            .values(lease_until=None, claimed_by=None,
+                    **{name: bindparam(f"v_{name}", type_=_OUTBOX.c[name].type)
+                       for name in columns}))
 
 
 def _release(row_ids: list[int], delay: float) -> None:
@@ -448,11 +478,40 @@ def send_claimed(
     had_pause = bool(queue_state().reason)
     rows = _load(pending)
     _compose_unwritten(rows, report)
-    # Outcomes go through a plain connection of their own (see _finish).
-    with db.engine.connect() as conn:
+    with _outcome_connection() as conn:
         _send_rows(pending, rows, transport, report, conn, lease=lease, renewed=renewed,
                    had_pause=had_pause, before_send=before_send, worker=worker)
     return report
+
+
+@contextlib.contextmanager
+def _outcome_connection() -> Iterator[Connection]:
+    """The plain connection a batch records its outcomes on (see :func:`_finish`).
+
+    On PostgreSQL it runs in autocommit: each outcome is a single ``UPDATE``, so that makes it
+    its own transaction, committed before the call returns, in one round trip instead of three
+    (``BEGIN``, ``UPDATE``, ``COMMIT``). It also commits asynchronously
+    (``synchronous_commit = off``, this connection only, reset before it goes back to the
+    pool): the commit is visible to every session at once, but is flushed to disk by the WAL
+    writer a fraction of a second later instead of before the call returns. See the module
+    docstring for what that trades.
+    """
+    with db.engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            yield conn
+            return
+        conn.execution_options(isolation_level="AUTOCOMMIT")  # the pool restores it
+        conn.exec_driver_sql("SET synchronous_commit = off")
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            try:
+                conn.exec_driver_sql("RESET synchronous_commit")
+                conn.commit()
+            except Exception:  # unusable: discard it, so the setting cannot reach another user
+                log.warning("outcome connection lost; discarding it", exc_info=True)
+                conn.invalidate()
 
 
 def _send_rows(pending: list[int], rows: dict[int, _Row], transport: Transport,

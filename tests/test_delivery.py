@@ -95,6 +95,28 @@ def test_every_queued_message_is_delivered_exactly_once(fast_retry, smtp_server,
     assert statuses(fast_retry) == {"sent": 12}
 
 
+def test_outcome_connection_settings_do_not_reach_other_users(fast_retry, smtp_server,
+                                                             make_event, make_invitee):
+    """PostgreSQL: outcomes are written in autocommit with ``synchronous_commit = off`` on one
+    connection; once the batch is done, every pooled connection is back to the defaults."""
+    app = fast_retry
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("the outcome connection is only tuned on PostgreSQL")
+    queue_invitations(app, make_event, make_invitee, 3)
+    drain(app)
+    assert statuses(app) == {"sent": 3}
+    with app.app_context():
+        db.session.remove()
+        conns = [db.engine.connect() for _ in range(max(2, db.engine.pool.checkedin()))]
+        try:
+            for conn in conns:
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+                assert conn.connection.dbapi_connection.autocommit is False
+        finally:
+            for conn in conns:
+                conn.close()
+
+
 def test_server_down_mid_batch_loses_nothing_and_resumes(fast_retry, smtp_server, make_event,
                                                          make_invitee):
     app = fast_retry
