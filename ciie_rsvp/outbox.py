@@ -1,13 +1,14 @@
 """The transactional outbox: queue messages with the change that caused them, deliver later.
 
 ``enqueue`` adds a row in the caller's transaction; ``enqueue_composed`` adds one whose body
-the delivery worker writes (and stores) when it first claims it. Delivery (``deliver_due``/``deliver_ids``)
-claims rows in a short transaction of its own, so two workers never hold the same row
-(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), sends them over one
-transport connection and records each outcome in its own commit. A worker killed mid-batch
-leaves its rows in ``sending`` with a lease; once the lease runs out another worker takes
-them again. A live worker renews the lease of the rows it still holds while it sends. Only
-the message in flight at the kill can go out twice, and with the same Message-ID.
+the delivery worker writes (and stores) when it first claims it. Delivery
+(``deliver_due``/``deliver_ids``) claims rows in a short transaction of its own, so two
+workers never hold the same row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN
+IMMEDIATE`` on SQLite), sends them over one transport connection and records each outcome in
+its own commit. A worker killed mid-batch leaves its rows in ``sending`` with a lease; once
+the lease runs out another worker takes them again. A live worker renews the lease of the
+rows it still holds while it sends. Only the message in flight at the kill can go out twice,
+and with the same Message-ID.
 
 Each outcome is one ``UPDATE`` by primary key, committed before the next message is sent
 (that commit is what bounds a killed worker to one duplicate). On PostgreSQL it is committed
