@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import delete, select
 
 from ciie_rsvp.extensions import db
 from ciie_rsvp.models import OutboxMessage, Registration
 from ciie_rsvp.outbox import deliver_due, get_transport
 from tests.conftest import SMTPSink, text_body
+
+
+@pytest.fixture
+def slug(app, make_event, smtp_server: SMTPSink) -> str:
+    """An open event whose mail stays queued until a test delivers it to ``smtp_server``."""
+    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
+    return make_event()
 
 
 def _rows(app) -> list[OutboxMessage]:
@@ -26,9 +34,7 @@ def _rows(app) -> list[OutboxMessage]:
 
 
 def test_request_queues_envelope_and_worker_writes_the_message(
-        app, make_event, register, smtp_server: SMTPSink) -> None:
-    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
-    slug = make_event()
+        app, slug, register, smtp_server: SMTPSink) -> None:
     assert register(slug, language="zh-Hans").status_code == 303
 
     [queued] = _rows(app)
@@ -56,9 +62,7 @@ def test_request_queues_envelope_and_worker_writes_the_message(
 
 
 def test_retry_after_a_refused_attempt_sends_the_bytes_written_the_first_time(
-        app, make_event, register, smtp_server: SMTPSink) -> None:
-    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
-    slug = make_event()
+        app, slug, register, smtp_server: SMTPSink) -> None:
     register(slug)
     smtp_server.reject = lambda _address: "451 4.3.0 try again later"
     with app.app_context():
@@ -78,9 +82,7 @@ def test_retry_after_a_refused_attempt_sends_the_bytes_written_the_first_time(
 
 
 def test_message_for_a_registration_that_is_gone_fails_with_the_reason(
-        app, make_event, register, smtp_server: SMTPSink) -> None:
-    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
-    slug = make_event()
+        app, slug, register, smtp_server: SMTPSink) -> None:
     register(slug)
     register(slug, email="second@example.com")
     with app.app_context():  # an organizer's purge removed the first one before delivery
@@ -97,9 +99,7 @@ def test_message_for_a_registration_that_is_gone_fails_with_the_reason(
 
 
 def test_repeat_submission_mail_is_written_at_delivery_too(
-        app, make_event, register, smtp_server: SMTPSink) -> None:
-    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
-    slug = make_event()
+        app, slug, register, smtp_server: SMTPSink) -> None:
     register(slug)
     register(slug, company="Changed Name Inc.")
     with app.app_context():
@@ -113,12 +113,10 @@ def test_repeat_submission_mail_is_written_at_delivery_too(
 
 
 def test_message_that_cannot_be_written_fails_once_with_the_reason(
-        app, make_event, register, smtp_server: SMTPSink) -> None:
+        app, slug, register, smtp_server: SMTPSink) -> None:
     """A stored name that would smuggle a header (data from before today's checks) is refused
     when the message is written: the row fails with the reason instead of being claimed and
     failing again after every lease, and the other messages of the batch go out."""
-    app.config.update(MAIL_DELIVERY="none", MAIL_URL=smtp_server.url)
-    slug = make_event()
     register(slug)
     register(slug, email="second@example.com")
     with app.app_context():
