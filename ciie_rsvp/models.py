@@ -144,9 +144,13 @@ class Event(db.Model):
     def is_open(self, now: dt.datetime | None = None) -> bool:
         return self.is_published and self.registration_state(now) == "open"
 
+    def column_values(self) -> dict[str, Any]:
+        """Every stored value of the event, by attribute name."""
+        return {attr.key: getattr(self, attr.key) for attr in self.__mapper__.column_attrs}
+
     def content_key(self) -> tuple[object, ...]:
         """Every stored value of the event, as a cache key for pages rendered from it."""
-        return tuple(getattr(self, attr.key) for attr in self.__mapper__.column_attrs)
+        return tuple(self.column_values().values())
 
 
 class Registration(db.Model):

@@ -94,6 +94,18 @@ def outbox_row(
         subject = str(message["Subject"] or "")
         # CRLF line ends, as SMTP wants (smtplib does not convert them in bytes)
         raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    return _queued_row(kind=kind, message_id=message_id, sender=sender, recipient=recipient,
+                       subject=subject, raw=raw, registration_id=registration_id,
+                       idempotency_key=idempotency_key, max_attempts=max_attempts,
+                       invitation_id=invitation_id)
+
+
+def _queued_row(*, kind: str, message_id: str, sender: str, recipient: str, subject: str,
+                raw: bytes | None, compose: str | None = None,
+                registration_id: int | None = None, idempotency_key: str | None = None,
+                max_attempts: int | None = None,
+                invitation_id: int | None = None) -> dict[str, Any]:
+    """Column values of a new, due outbox row (``sender`` and ``recipient``: addresses only)."""
     now = utcnow()
     return {
         "message_id": message_id,
@@ -105,6 +117,7 @@ def outbox_row(
         "recipient": recipient,
         "subject": subject[:500],
         "raw": raw,
+        "compose": compose,
         "status": OutboxStatus.QUEUED.value,
         "attempts": 0,
         "max_attempts": max_attempts or current_app.config.get("MAIL_MAX_ATTEMPTS", 8),
@@ -168,25 +181,10 @@ def enqueue_composed(kind: str, *, sender: str, recipient: str, subject: str,
     composer writes the body when a worker first claims it (off the web request), and that
     ``raw`` is stored before the first attempt, so retries send the same bytes.
     """
-    now = utcnow()
-    return insert_returning_id(OutboxMessage, {
-        "message_id": make_message_id(domain_of(sender)),
-        "idempotency_key": None,
-        "kind": kind,
-        "registration_id": registration_id,
-        "invitation_id": None,
-        "sender": getaddresses([sender])[0][1],
-        "recipient": recipient,
-        "subject": subject[:500],
-        "raw": None,
-        "compose": json.dumps(params),
-        "status": OutboxStatus.QUEUED.value,
-        "attempts": 0,
-        "max_attempts": current_app.config.get("MAIL_MAX_ATTEMPTS", 8),
-        "next_attempt_at": now,
-        "last_error": "",
-        "created_at": now,
-    })
+    return insert_returning_id(OutboxMessage, _queued_row(
+        kind=kind, message_id=make_message_id(domain_of(sender)),
+        sender=getaddresses([sender])[0][1], recipient=recipient, subject=subject, raw=None,
+        compose=json.dumps(params), registration_id=registration_id))
 
 
 def _compose_unwritten(rows: dict[int, _Row], report: DeliveryReport) -> None:

@@ -83,8 +83,7 @@ def event_for_form(slug: str) -> Event | None:
     event = get_event(slug)
     if event is None:
         return None
-    copy = Event(**{attr.key: getattr(event, attr.key)
-                    for attr in Event.__mapper__.column_attrs})  # transient, never added
+    copy = Event(**event.column_values())  # transient: never added to a session
     if ttl > 0:
         if len(cache) >= 256:  # slugs are organizers' events: a handful; never grows unbounded
             cache.clear()
