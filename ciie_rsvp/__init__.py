@@ -10,6 +10,7 @@ from flask import Flask
 
 from . import database, i18n
 from .config import build_config
+from .core.sessions import SessionInterface
 from .extensions import csrf, db, limiter, login_manager, migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -33,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PACKAGE_DIR / "static"),
     )
     app.config.update(settings)
+    app.session_interface = SessionInterface()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

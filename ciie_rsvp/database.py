@@ -14,13 +14,15 @@ import contextlib
 import contextvars
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import Table, event, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Insert
 
 from .extensions import db
@@ -98,7 +100,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+        # Straight on the driver (see execute_direct): every write transaction pays for it.
+        _run_on_driver(conn, "BEGIN IMMEDIATE" if _immediate.get() else "BEGIN", ())
 
 
 def init_app(app: Flask) -> None:
@@ -134,12 +137,103 @@ def insert_ignore(model: type[Any], values: dict[str, Any], conflict: list[str])
     """
     stmt = _insert_ignore_statement(model.__table__, db.session.get_bind().dialect.name,
                                     tuple(conflict))
-    return db.session.execute(stmt, values).scalar_one_or_none()
+    rows = execute_direct(stmt, values)
+    return rows[0][0] if rows else None
 
 
 def insert_returning_id(model: type[Any], values: dict[str, Any]) -> Any:
     """INSERT one row with a Core statement (no ORM unit of work) and return its id."""
-    return db.session.execute(_insert_statement(model.__table__), values).scalar_one()
+    return execute_direct(_insert_statement(model.__table__), values)[0][0]
+
+
+# --- statements run straight on the session's DBAPI connection --------------------------------
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A Core statement compiled once for one dialect and one set of given values."""
+
+    sql: str
+    names: tuple[str, ...]  # bound parameters, in the order of a positional paramstyle
+    positional: bool
+    bind: tuple[Callable[[Any], Any] | None, ...]  # the types' bind processors, by name
+    defaults: tuple[tuple[str, Callable[[], Any]], ...]  # INSERT column defaults not given
+    result: tuple[Callable[[Any], Any] | None, ...]  # result processors, by selected column
+
+
+def execute_direct(stmt: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run ``stmt`` with ``params`` in the session's transaction; return its rows.
+
+    The same SQL, types and transaction as ``db.session.execute``, minus SQLAlchemy's
+    per-call execution machinery: the statement is compiled once per dialect and set of
+    given keys, and runs on the DBAPI cursor with the types' bind and result processors
+    (profiled: for the public form's three INSERTs and one SELECT that machinery cost several
+    times the database work). Pending ORM changes are flushed first, as ``execute`` would.
+    Driver errors come out as SQLAlchemy's ``DBAPIError`` family, with a dropped connection
+    invalidated so the pool replaces it, exactly like errors from ``execute``.
+    """
+    session = db.session
+    session.flush()
+    conn = session.connection()
+    dialect = conn.dialect
+    prep = _prepare(stmt, frozenset(params), dialect)
+    values = dict(params)
+    for name, default in prep.defaults:
+        values[name] = default()
+    args: Any = [values[name] for name in prep.names]
+    for i, process in enumerate(prep.bind):
+        if process is not None:
+            args[i] = process(args[i])
+    if not prep.positional:
+        args = dict(zip(prep.names, args, strict=True))
+    rows = _run_on_driver(conn, prep.sql, args)
+    if any(prep.result):
+        rows = [tuple(value if process is None else process(value)
+                      for process, value in zip(prep.result, row, strict=True)) for row in rows]
+    return rows
+
+
+def _run_on_driver(conn: Connection, sql: str, args: Any) -> list[Any]:
+    """Execute ``sql`` on ``conn``'s DBAPI cursor; driver errors raised as ``DBAPIError``."""
+    dialect = conn.dialect
+    dbapi_conn = conn.connection.dbapi_connection
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(sql, args)
+        return cursor.fetchall() if cursor.description else []
+    except dialect.loaded_dbapi.Error as exc:
+        gone = dialect.is_disconnect(exc, dbapi_conn, cursor)
+        if gone:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error,
+                                  connection_invalidated=gone, dialect=dialect) from exc
+    finally:
+        with contextlib.suppress(Exception):
+            cursor.close()
+
+
+@functools.lru_cache(maxsize=128)
+def _prepare(stmt: Executable, keys: frozenset[str], dialect: Dialect) -> _Prepared:
+    compiled = stmt.compile(dialect=dialect, column_keys=sorted(keys))
+    names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+    defaults = []
+    table = getattr(stmt, "table", None)
+    for name in names:
+        if name in keys:
+            continue
+        default = table.c[name].default if table is not None and name in table.c else None
+        if default is None or not (default.is_scalar or default.is_callable):
+            raise KeyError(f"no value given for {name!r} and no Python-side default")
+        if default.is_scalar:
+            defaults.append((name, lambda value=default.arg: value))
+        else:  # SQLAlchemy wraps a column's callable default to take an execution context
+            defaults.append((name, functools.partial(default.arg, None)))
+    bind = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                 for name in names)
+    result = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
+                   for column in getattr(stmt, "exported_columns", ()))
+    return _Prepared(str(compiled), names, bool(compiled.positional), bind, tuple(defaults),
+                     result)
 
 
 # The statements are built once per table: profiled, building an INSERT with its 30-odd

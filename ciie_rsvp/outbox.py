@@ -181,10 +181,16 @@ def enqueue_composed(kind: str, *, sender: str, recipient: str, subject: str,
     composer writes the body when a worker first claims it (off the web request), and that
     ``raw`` is stored before the first attempt, so retries send the same bytes.
     """
+    address, domain = _parsed_sender(sender)
     return insert_returning_id(OutboxMessage, _queued_row(
-        kind=kind, message_id=make_message_id(domain_of(sender)),
-        sender=getaddresses([sender])[0][1], recipient=recipient, subject=subject, raw=None,
-        compose=json.dumps(params), registration_id=registration_id))
+        kind=kind, message_id=make_message_id(domain), sender=address, recipient=recipient,
+        subject=subject, raw=None, compose=json.dumps(params), registration_id=registration_id))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_sender(sender: str) -> tuple[str, str]:
+    """The address and Message-ID domain of a configured From value, parsed once per value."""
+    return getaddresses([sender])[0][1], domain_of(sender)
 
 
 def _compose_unwritten(rows: dict[int, _Row], report: DeliveryReport) -> None:

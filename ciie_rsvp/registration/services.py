@@ -14,10 +14,10 @@ from typing import Any
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..choices import INTERESTS
-from ..database import insert_ignore, insert_returning_id
+from ..database import execute_direct, insert_ignore, insert_returning_id
 from ..emails import BuiltMessage, build_message_bytes, clean_header, format_address
 from ..extensions import db
 from ..i18n import locale_for, localized
@@ -117,12 +117,15 @@ def registration_values(event: Event, data: dict[str, Any], now: dt.datetime,
 def stored_registration_state(event_id: int, now: dt.datetime) -> str:
     """The event's registration state as stored now, read with one small query in the
     caller's transaction (the write transaction, when submit() checks it)."""
-    row = db.session.execute(select(
-        Event.is_published, Event.registration_opens_at, Event.registration_closes_at,
-    ).where(Event.id == event_id)).one_or_none()
-    if row is None or not row.is_published:
+    rows = execute_direct(_STORED_STATE, {"event_id": event_id})
+    if not rows or not rows[0][0]:
         return "closed"
-    return registration_state_at(row.registration_opens_at, row.registration_closes_at, now)
+    return registration_state_at(rows[0][1], rows[0][2], now)
+
+
+_STORED_STATE = select(
+    Event.is_published, Event.registration_opens_at, Event.registration_closes_at,
+).where(Event.id == bindparam("event_id"))
 
 
 def submit(event: Event, data: dict[str, Any], *, source: str = "web",
@@ -141,17 +144,14 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
     values["manage_token_hash"] = token_hash
     new_id = insert_ignore(Registration, values, ["event_id", "email_normalized"])
     if new_id is not None:
-        # The stored row is ``values`` plus its id: the mail is written from them without
-        # reading the row back (a transient object, never added to the session), and the
-        # audit row goes in as one plain INSERT (profiled: the read-back and the ORM flush
-        # were a fifth of the database work of a registration).
-        reg = Registration(**values)
-        reg.id = new_id
+        # The stored row is ``values`` plus its id: the mail is queued from them without
+        # reading the row back, and the audit row goes in as one plain INSERT (profiled: the
+        # read-back and the ORM flush were a fifth of the database work of a registration).
         insert_returning_id(AuditEntry, {
-            "registration_id": new_id, "actor": "registrant", "action": "submitted",
+            "at": now, "registration_id": new_id, "actor": "registrant", "action": "submitted",
             "to_status": values["status"], "detail": f"source={source}"})
-        return SubmitResult(new_id, True,
-                            [_queue_mail(reg, token, "registration_received", event)])
+        return SubmitResult(new_id, True, [_queue_mail(
+            new_id, values["email"], values["language"], event, token, "registration_received")])
     # Already registered: keep what is stored, send the owner of the address a fresh link.
     # Lock the row first: racing duplicates then queue up here instead of deadlocking on the
     # token update (a unique column) against each other's audit-row foreign-key locks.
@@ -162,13 +162,14 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
     reg.manage_token_hash = token_hash
     db.session.add(AuditEntry(registration_id=reg.id, actor="registrant",
                               action="repeat_submission", detail="new manage link sent"))
-    return SubmitResult(reg.id, False,
-                        [_queue_mail(reg, token, "registration_exists", event)])
+    return SubmitResult(reg.id, False, [_queue_mail(
+        reg.id, reg.email, reg.language, event, token, "registration_exists")])
 
 
 def queue_received_mail(reg: Registration, token: str) -> int | None:
     """Queue the "registration received" email with the manage link ``token`` for ``reg``."""
-    return _queue_mail(reg, token, "registration_received")
+    return _queue_mail(reg.id, reg.email, reg.language, reg.event, token,
+                       "registration_received")
 
 
 # Subjects are plain gettext (msgids as in the catalog), so queueing renders no template.
@@ -178,23 +179,23 @@ _SUBJECTS = {
 }
 
 
-def _queue_mail(reg: Registration, token: str, template: str,
-                event: Event | None = None) -> int | None:
-    """Queue ``email/<template>.txt|.html`` for ``reg`` (of ``event``) with the manage link.
+def _queue_mail(registration_id: int, email: str, language: str, event: Event, token: str,
+                template: str) -> int | None:
+    """Queue ``email/<template>.txt|.html`` for a registration of ``event``, with the manage
+    link ``token``, in the registrant's ``language``.
 
     Only the envelope and subject are made here; the delivery worker writes the body
     (:func:`compose_mail`), which keeps rendering and encoding the email out of the request.
     """
-    event = event or reg.event
-    with force_locale(locale_for(reg.language)):
+    with force_locale(locale_for(language)):
         subject = str(_SUBJECTS[template] % {"event": localized(event, "name")})
     return enqueue_composed(
         template,
         sender=current_app.config["MAIL_FROM"],
-        recipient=reg.email,
+        recipient=email,
         subject=clean_header(subject),
         params={"token": token},
-        registration_id=reg.id,
+        registration_id=registration_id,
     )
 
 
