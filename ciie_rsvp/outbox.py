@@ -1,7 +1,7 @@
 """The transactional outbox: queue messages with the change that caused them, deliver later.
 
-``enqueue`` adds a row in the caller's transaction; ``enqueue_composed`` adds one whose body
-the delivery worker writes (and stores) when it first claims it. Delivery
+``enqueue`` adds a row in the caller's transaction; ``queue_row(composed_row(...))`` adds one
+whose body the delivery worker writes (and stores) when it first claims it. Delivery
 (``deliver_due``/``deliver_ids``) claims rows in a short transaction of its own, so two
 workers never hold the same row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN
 IMMEDIATE`` on SQLite), sends them over one transport connection and records each outcome in
@@ -169,22 +169,29 @@ _composers: dict[str, Composer] = {}
 
 
 def register_composer(kind: str, composer: Composer) -> None:
-    """Let delivery write messages of ``kind`` queued with :func:`enqueue_composed`."""
+    """Let delivery write messages of ``kind`` queued with :func:`composed_row`."""
     _composers[kind] = composer
 
 
-def enqueue_composed(kind: str, *, sender: str, recipient: str, subject: str,
-                     params: dict[str, Any], registration_id: int | None = None) -> int:
-    """Queue a message the delivery worker writes (``register_composer``); return its id.
+def composed_row(kind: str, *, sender: str, recipient: str, subject: str,
+                 params: dict[str, Any], registration_id: int | None = None) -> dict[str, Any]:
+    """A message the delivery worker writes (``register_composer``), as an outbox row.
 
-    The row gets its Message-ID, envelope and subject now, in the caller's transaction; the
-    composer writes the body when a worker first claims it (off the web request), and that
-    ``raw`` is stored before the first attempt, so retries send the same bytes.
+    Made without touching the database, so a caller can make it before its write
+    transaction begins and queue it with :func:`queue_row`. The row gets its Message-ID,
+    envelope and subject now; the composer writes the body when a worker first claims it
+    (off the web request), and that ``raw`` is stored before the first attempt, so retries
+    send the same bytes.
     """
     address, domain = _parsed_sender(sender)
-    return insert_returning_id(OutboxMessage, _queued_row(
+    return _queued_row(
         kind=kind, message_id=make_message_id(domain), sender=address, recipient=recipient,
-        subject=subject, raw=None, compose=json.dumps(params), registration_id=registration_id))
+        subject=subject, raw=None, compose=json.dumps(params), registration_id=registration_id)
+
+
+def queue_row(values: dict[str, Any]) -> int:
+    """Insert an outbox row made by :func:`composed_row`, in the caller's transaction."""
+    return insert_returning_id(OutboxMessage, values)
 
 
 @functools.lru_cache(maxsize=16)

@@ -52,6 +52,17 @@ def _error_page(code: int, title: str, message: str) -> tuple[str | Response, in
     return render_template("errors/error.html", code=code, title=title, message=message), code
 
 
+#: Sent with every response unless the view set its own.
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy",
+     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+)
+
+
 def register_request_guards(app: Flask) -> None:
     @app.before_request
     def _guards() -> None:
@@ -73,19 +84,17 @@ def register_request_guards(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        )
+        headers = response.headers
         if request.path.startswith(("/r/", "/rsvp/")):
-            response.headers["Cache-Control"] = "no-store"
-        if request.is_secure or app.config["BASE_URL"].startswith("https://"):
-            response.headers.setdefault("Strict-Transport-Security",
-                                        "max-age=31536000; includeSubDomains")
+            headers["Cache-Control"] = "no-store"
+        # One pass over what the view set (a view's own value wins), not a scan per header.
+        present = {name.lower() for name, _value in headers}
+        for name, value in SECURITY_HEADERS:
+            if name.lower() not in present:
+                headers.add(name, value)
+        if "strict-transport-security" not in present and (
+                request.is_secure or app.config["BASE_URL"].startswith("https://")):
+            headers.add("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
 
     @app.errorhandler(CSRFError)

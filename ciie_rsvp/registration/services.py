@@ -29,7 +29,7 @@ from ..models import (
     registration_state_at,
     utcnow,
 )
-from ..outbox import ComposeError, ComposeJob, enqueue_composed, register_composer
+from ..outbox import ComposeError, ComposeJob, composed_row, queue_row, register_composer
 from ..tokens import hash_token, looks_like_token, new_token
 
 EDITABLE_FIELDS = (
@@ -136,12 +136,16 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
     ``INSERT ... ON CONFLICT DO NOTHING`` on the unique key, and we act on what is stored.
     """
     now = now or utcnow()
-    state = stored_registration_state(event.id, now)
-    if state != "open":
-        raise RegistrationClosed(event, state)
     token, token_hash = new_token()
     values = registration_values(event, data, now, source)
     values["manage_token_hash"] = token_hash
+    received = _mail_row(values["email"], values["language"], event, token,
+                         "registration_received")
+    # Everything above is made before the write begins: on SQLite the write lock is then held
+    # for the statements alone, not for the Python work between them.
+    state = stored_registration_state(event.id, now)
+    if state != "open":
+        raise RegistrationClosed(event, state)
     new_id = insert_ignore(Registration, values, ["event_id", "email_normalized"])
     if new_id is not None:
         # The stored row is ``values`` plus its id: the mail is queued from them without
@@ -150,8 +154,8 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
         insert_returning_id(AuditEntry, {
             "at": now, "registration_id": new_id, "actor": "registrant", "action": "submitted",
             "to_status": values["status"], "detail": f"source={source}"})
-        return SubmitResult(new_id, True, [_queue_mail(
-            new_id, values["email"], values["language"], event, token, "registration_received")])
+        received["registration_id"] = new_id
+        return SubmitResult(new_id, True, [queue_row(received)])
     # Already registered: keep what is stored, send the owner of the address a fresh link.
     # Lock the row first: racing duplicates then queue up here instead of deadlocking on the
     # token update (a unique column) against each other's audit-row foreign-key locks.
@@ -162,14 +166,16 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
     reg.manage_token_hash = token_hash
     db.session.add(AuditEntry(registration_id=reg.id, actor="registrant",
                               action="repeat_submission", detail="new manage link sent"))
-    return SubmitResult(reg.id, False, [_queue_mail(
-        reg.id, reg.email, reg.language, event, token, "registration_exists")])
+    exists = _mail_row(reg.email, reg.language, event, token, "registration_exists")
+    exists["registration_id"] = reg.id
+    return SubmitResult(reg.id, False, [queue_row(exists)])
 
 
 def queue_received_mail(reg: Registration, token: str) -> int | None:
     """Queue the "registration received" email with the manage link ``token`` for ``reg``."""
-    return _queue_mail(reg.id, reg.email, reg.language, reg.event, token,
-                       "registration_received")
+    row = _mail_row(reg.email, reg.language, reg.event, token, "registration_received")
+    row["registration_id"] = reg.id
+    return queue_row(row)
 
 
 # Subjects are plain gettext (msgids as in the catalog), so queueing renders no template.
@@ -179,23 +185,23 @@ _SUBJECTS = {
 }
 
 
-def _queue_mail(registration_id: int, email: str, language: str, event: Event, token: str,
-                template: str) -> int | None:
-    """Queue ``email/<template>.txt|.html`` for a registration of ``event``, with the manage
-    link ``token``, in the registrant's ``language``.
+def _mail_row(email: str, language: str, event: Event, token: str,
+              template: str) -> dict[str, Any]:
+    """The outbox row of ``email/<template>.txt|.html`` for a registration of ``event``, with
+    the manage link ``token``, in the registrant's ``language`` (set its ``registration_id``,
+    then :func:`queue_row` it).
 
     Only the envelope and subject are made here; the delivery worker writes the body
     (:func:`compose_mail`), which keeps rendering and encoding the email out of the request.
     """
     with force_locale(locale_for(language)):
         subject = str(_SUBJECTS[template] % {"event": localized(event, "name")})
-    return enqueue_composed(
+    return composed_row(
         template,
         sender=current_app.config["MAIL_FROM"],
         recipient=email,
         subject=clean_header(subject),
         params={"token": token},
-        registration_id=registration_id,
     )
 
 
