@@ -12,7 +12,9 @@ For each database it starts ``ciie-rsvp serve`` (gunicorn, 2 workers) and the ba
 freshly migrated database (PostgreSQL: temporary databases on 127.0.0.1:5432, user postgres,
 dropped at the end). A thread pool then performs full registrations (GET the form, read the
 CSRF token and the ``started`` stamp, POST a valid registration with a unique email) — a fixed
-number per run, stopped early by a time cap — and prints throughput (service/baseline ratio),
+number per run, taken in alternating parts (service, baseline, baseline, service: both see the
+same machine while its speed drifts), each stopped early by a time cap — and prints throughput
+(service/baseline ratio),
 p50/p99 latency of a whole registration, errors, and whether the database holds exactly one
 row per successful response.
 
@@ -279,7 +281,7 @@ class RunResult:
     statuses: dict[str, int] = field(default_factory=dict)
     rows: int = -1
     timed_out: bool = False
-    server_cpu: float = float("nan")  # server CPU seconds spent on this run
+    server_cpu: float = 0.0  # server CPU seconds spent on this run (NaN: not measurable)
 
     @property
     def cpu_ms_per_registration(self) -> float:
@@ -288,6 +290,16 @@ class RunResult:
     @property
     def throughput(self) -> float:
         return self.ok / self.elapsed if self.elapsed else 0.0
+
+    def add(self, part: RunResult) -> None:
+        """Fold in one round of the same server, database and concurrency."""
+        for name in ("planned", "done", "ok", "errors", "server_errors", "elapsed",
+                     "server_cpu"):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        self.latencies += part.latencies
+        for key, count in part.statuses.items():
+            self.statuses[key] = self.statuses.get(key, 0) + count
+        self.timed_out |= part.timed_out
 
     def pct(self, q: float) -> float:
         if not self.latencies:
@@ -363,17 +375,7 @@ def bench_database(kind: str, args: argparse.Namespace, report: dict[str, Any]) 
                 print("conc  server     ok  err  5xx   reg/s   p50 ms   p99 ms  p99/p50  "
                       "rows==ok  ratio  cpu ms/reg  cpu ratio")
                 for conc in args.concurrency:
-                    pair: dict[str, RunResult] = {}
-                    for name, (url, db_url) in urls.items():
-                        tag = f"load-{name}-c{conc}-{uuid.uuid4().hex[:6]}-"
-                        emails = [f"{tag}{i}@example.com" for i in range(args.requests)]
-                        cpu_before = server_cpu_seconds(url)
-                        r = run_load(url, server_kind=name, database=kind, concurrency=conc,
-                                     requests=args.requests, time_cap=args.time_cap,
-                                     emails=emails)
-                        r.server_cpu = server_cpu_seconds(url) - cpu_before
-                        r.rows = count_rows(db_url, tag)
-                        pair[name] = r
+                    pair = interleaved_runs(urls, kind, conc, args)
                     ratio = (pair["service"].throughput / pair["baseline"].throughput
                              if pair["baseline"].throughput else float("nan"))
                     cpu_ratio = (pair["baseline"].cpu_ms_per_registration
@@ -404,6 +406,33 @@ def bench_database(kind: str, args: argparse.Namespace, report: dict[str, Any]) 
                         met = False
             met &= storm(kind, svc, svc_url, args, report)
     return met
+
+
+def interleaved_runs(urls: dict[str, tuple[str, str]], kind: str, concurrency: int,
+                     args: argparse.Namespace) -> dict[str, RunResult]:
+    """Each server's run, taken in ``args.rounds`` alternating parts (ABBA...).
+
+    This machine's speed drifts by tens of percent over a minute (other work on the host):
+    one whole run of the service followed by one of the baseline compares two different
+    machines. Alternating short parts lets both see the same drift.
+    """
+    tags = {name: f"load-{name}-c{concurrency}-{uuid.uuid4().hex[:6]}-" for name in urls}
+    totals = {name: RunResult(name, kind, concurrency, 0) for name in urls}
+    names = list(urls)
+    per_round = max(1, -(-args.requests // args.rounds))
+    for i, start in enumerate(range(0, args.requests, per_round)):
+        count = min(per_round, args.requests - start)
+        for name in (names if i % 2 == 0 else names[::-1]):
+            url, _db_url = urls[name]
+            emails = [f"{tags[name]}{n}@example.com" for n in range(start, start + count)]
+            cpu_before = server_cpu_seconds(url)
+            part = run_load(url, server_kind=name, database=kind, concurrency=concurrency,
+                            requests=count, time_cap=args.time_cap, emails=emails)
+            part.server_cpu = server_cpu_seconds(url) - cpu_before
+            totals[name].add(part)
+    for name, (_url, db_url) in urls.items():
+        totals[name].rows = count_rows(db_url, tags[name])
+    return totals
 
 
 def storm(kind: str, url: str, db_url: str, args: argparse.Namespace,
@@ -440,11 +469,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    p.add_argument("--requests", type=int, default=200,
+    p.add_argument("--requests", type=int, default=400,
                    help="registrations per run (per server and concurrency)")
     p.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")],
                    default=[1, 8, 32], help="comma-separated client thread counts")
-    p.add_argument("--time-cap", type=float, default=60.0, help="seconds per run, at most")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="alternating parts each run is taken in (service, baseline, baseline, "
+                        "service, ...), so both see the same machine")
+    p.add_argument("--time-cap", type=float, default=60.0,
+                   help="seconds per part of a run, at most")
     p.add_argument("--storm-requests", type=int, default=1000)
     p.add_argument("--storm-emails", type=int, default=100)
     p.add_argument("--storm-concurrency", type=int, default=64)

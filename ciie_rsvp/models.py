@@ -19,6 +19,8 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    and_,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -86,6 +88,18 @@ def registration_state_at(opens_at: dt.datetime | None, closes_at: dt.datetime |
     if closes_at and now >= closes_at:
         return "closed"
     return "open"
+
+
+def accepting_registrations_sql(now: Any) -> Any:
+    """SQL twin of ``event.is_open(now)`` (published, and :func:`registration_state_at` says
+    ``open``), for statements that must insert only while an event takes registrations.
+    ``now`` is a datetime or a bound parameter. tests/test_registration_window.py holds the
+    two to the same answers."""
+    return and_(
+        Event.is_published.is_(True),
+        or_(Event.registration_opens_at.is_(None), Event.registration_opens_at <= now),
+        or_(Event.registration_closes_at.is_(None), Event.registration_closes_at > now),
+    )
 
 
 class Event(db.Model):

@@ -7,6 +7,7 @@ outbox ids it got back.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, exists, insert, select, true
 
 from ..choices import INTERESTS
 from ..database import execute_direct, insert_ignore, insert_returning_id
@@ -24,8 +25,11 @@ from ..i18n import locale_for, localized
 from ..models import (
     AuditEntry,
     Event,
+    OutboxMessage,
     Registration,
     RegistrationStatus,
+    UTCDateTime,
+    accepting_registrations_sql,
     registration_state_at,
     utcnow,
 )
@@ -143,6 +147,12 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
                          "registration_received")
     # Everything above is made before the write begins: on SQLite the write lock is then held
     # for the statements alone, not for the Python work between them.
+    if db.session.get_bind().dialect.name == "postgresql":
+        stored = _insert_new_in_one_statement(values, received, source)
+        if stored is not None:
+            return stored
+        # Nothing stored: the event stopped taking registrations, or the address is already
+        # registered. The statements below find out which (and insert nothing new).
     state = stored_registration_state(event.id, now)
     if state != "open":
         raise RegistrationClosed(event, state)
@@ -169,6 +179,71 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
     exists = _mail_row(reg.email, reg.language, event, token, "registration_exists")
     exists["registration_id"] = reg.id
     return SubmitResult(reg.id, False, [queue_row(exists)])
+
+
+def _insert_new_in_one_statement(values: dict[str, Any], mail: dict[str, Any],
+                                 source: str) -> SubmitResult | None:
+    """PostgreSQL: the registration, its audit row and its confirmation's outbox row in one
+    statement, or None when nothing was stored (see :func:`_new_registration_statement`).
+
+    The same rows the statement-by-statement path writes, in one round trip instead of four
+    (profiled: on PostgreSQL the round trips were most of a registration's time).
+    """
+    audit = {"at": values["created_at"], "actor": "registrant", "action": "submitted",
+             "to_status": values["status"], "detail": f"source={source}"}
+    mail = {k: v for k, v in mail.items() if k != "registration_id"}
+    params = {"now": values["created_at"],
+              **{f"r_{k}": v for k, v in values.items()},
+              **{f"a_{k}": v for k, v in audit.items()},
+              **{f"o_{k}": v for k, v in mail.items()}}
+    rows = execute_direct(_new_registration_statement(tuple(values), tuple(audit), tuple(mail)),
+                          params)
+    if not rows:
+        return None
+    new_id, outbox_id = rows[0]
+    return SubmitResult(new_id, True, [outbox_id])
+
+
+@functools.lru_cache(maxsize=8)
+def _new_registration_statement(registration: tuple[str, ...], audit: tuple[str, ...],
+                                mail: tuple[str, ...]) -> Select[Any]:
+    """PostgreSQL (data-modifying CTEs): insert the registration only while its event takes
+    registrations (:func:`accepting_registrations_sql`) and only if the address is new for
+    it (``ON CONFLICT DO NOTHING``); then, for the row inserted, the audit row and the outbox
+    row. Answers ``(registration id, outbox id)``, or no row when nothing was inserted.
+    Parameters: ``now``, and the given columns prefixed ``r_``, ``a_`` and ``o_``.
+    """
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    def binds(prefix: str, table: Any, names: tuple[str, ...]) -> list[Any]:
+        return [bindparam(prefix + name, type_=table.c[name].type) for name in names]
+
+    reg_t, audit_t, box_t = Registration.__table__, AuditEntry.__table__, OutboxMessage.__table__
+    reg_values = binds("r_", reg_t, registration)
+    event_id = reg_values[registration.index("event_id")]
+    takes_registrations = exists().where(
+        Event.id == event_id, accepting_registrations_sql(bindparam("now", type_=UTCDateTime)))
+    new_registration = (
+        pg_insert(reg_t)
+        .from_select(list(registration), select(*reg_values).where(takes_registrations))
+        .on_conflict_do_nothing(index_elements=["event_id", "email_normalized"])
+        .returning(reg_t.c.id)
+        .cte("new_registration"))
+    audit_row = (
+        insert(audit_t)
+        .from_select(["registration_id", *audit],
+                     select(new_registration.c.id, *binds("a_", audit_t, audit)))
+        .returning(audit_t.c.id)
+        .cte("audit_row"))
+    outbox_row = (
+        insert(box_t)
+        .from_select(["registration_id", *mail],
+                     select(new_registration.c.id, *binds("o_", box_t, mail)))
+        .returning(box_t.c.id)
+        .cte("outbox_row"))
+    return (select(new_registration.c.id, outbox_row.c.id)
+            .select_from(new_registration.join(outbox_row, true()))
+            .add_cte(audit_row))
 
 
 def queue_received_mail(reg: Registration, token: str) -> int | None:
