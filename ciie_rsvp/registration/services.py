@@ -229,18 +229,16 @@ def _new_registration_statement(registration: tuple[str, ...], audit: tuple[str,
         .on_conflict_do_nothing(index_elements=["event_id", "email_normalized"])
         .returning(reg_t.c.id)
         .cte("new_registration"))
-    audit_row = (
-        insert(audit_t)
-        .from_select(["registration_id", *audit],
-                     select(new_registration.c.id, *binds("a_", audit_t, audit)))
-        .returning(audit_t.c.id)
-        .cte("audit_row"))
-    outbox_row = (
-        insert(box_t)
-        .from_select(["registration_id", *mail],
-                     select(new_registration.c.id, *binds("o_", box_t, mail)))
-        .returning(box_t.c.id)
-        .cte("outbox_row"))
+
+    def row_of_new_registration(table: Any, prefix: str, names: tuple[str, ...]) -> Any:
+        return (insert(table)
+                .from_select(["registration_id", *names],
+                             select(new_registration.c.id, *binds(prefix, table, names)))
+                .returning(table.c.id)
+                .cte(f"new_{table.name}"))
+
+    audit_row = row_of_new_registration(audit_t, "a_", audit)
+    outbox_row = row_of_new_registration(box_t, "o_", mail)
     return (select(new_registration.c.id, outbox_row.c.id)
             .select_from(new_registration.join(outbox_row, true()))
             .add_cte(audit_row))
