@@ -69,3 +69,16 @@ def test_each_form_keeps_its_own_data_and_errors(app: Flask) -> None:
     assert zh.email.data == "not-an-email"
     assert zh.company.flags.required and en.company.flags.required
     assert en.company is not zh.company
+
+
+def test_only_declared_fields_become_prototypes(app: Flask) -> None:
+    """The CSRF field is a new unbound field in every form: it must not pile up."""
+    from ciie_rsvp.registration import forms
+
+    with app.test_request_context("/", method="POST", data=_formdata()):
+        RegistrantFields()
+        before = len(forms._PROTOTYPES)
+        for _ in range(50):
+            form = RegistrantFields()
+            assert "csrf_token" in form._fields
+        assert len(forms._PROTOTYPES) == before

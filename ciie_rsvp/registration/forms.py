@@ -213,6 +213,9 @@ def bind_from_prototype(meta: Any, form: Any, unbound_field: Any,
     binding is kept and each form gets a shallow copy pointed at its own form and meta;
     what differs per request (data, raw data, errors, choices) is set on the copy as usual.
     """
+    if getattr(type(form), options["name"], None) is not unbound_field:
+        # Not a declared field (the CSRF field is made anew for every form): bind it as is.
+        return unbound_field.bind(form=form, **options)
     language = meta.__dict__.get("_binding_language")  # looked up once per form
     if language is None:
         language = meta._binding_language = str(get_locale()) if has_request_context() else ""
