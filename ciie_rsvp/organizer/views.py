@@ -25,7 +25,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import privacy
-from ..core.errors import form_expired
+from ..core.errors import form_expired, form_refused
 from ..database import deferred_transactions, immediate_transactions
 from ..extensions import csrf, db
 from ..models import Event, Registration
@@ -47,8 +47,6 @@ from .forms import (
     PostForm,
     parse_filters,
 )
-
-FORM_EXPIRED = "The form expired. Reload the page and try again."
 
 
 def _event_or_404(slug: str) -> Event:
@@ -137,8 +135,7 @@ def export(slug: str) -> BaseResponse:
     filters = _filters_or_400(request.form)
     form = ExportForm()
     if not form.validate_on_submit():
-        abort(400, description=FORM_EXPIRED if "csrf_token" in form.errors
-              else "Choose CSV, XLSX or JSON.")
+        form_refused(form, "Choose CSV, XLSX or JSON.")
     fmt = form.format.data
     event_id = event.id
     filename = exports.filename_for(event, fmt, filters)
@@ -194,8 +191,7 @@ def decide(reg_id: int) -> BaseResponse:
     reg = _registration_or_404(reg_id)
     form = DecisionForm()
     if not form.validate_on_submit():
-        abort(400, description=FORM_EXPIRED if "csrf_token" in form.errors
-              else "Choose approve, waitlist or decline.")
+        form_refused(form, "Choose approve, waitlist or decline.")
     try:
         changed = services.change_status(reg, form.status.data, current_organizer())
     except services.ServiceError as exc:
@@ -230,8 +226,7 @@ def erase_registration(reg_id: int) -> BaseResponse:
     reg = _registration_or_404(reg_id)
     form = EraseForm()
     if not form.validate_on_submit():
-        abort(400, description=FORM_EXPIRED if "csrf_token" in form.errors
-              else "Tick the confirmation box to erase the personal data.")
+        form_refused(form, "Tick the confirmation box to erase the personal data.")
     privacy.erase(reg, actor="organizer", organizer_id=current_organizer().id)
     db.session.commit()
     flash("Personal data erased.", "success")

@@ -161,9 +161,8 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
         # The stored row is ``values`` plus its id: the mail is queued from them without
         # reading the row back, and the audit row goes in as one plain INSERT (profiled: the
         # read-back and the ORM flush were a fifth of the database work of a registration).
-        insert_returning_id(AuditEntry, {
-            "at": now, "registration_id": new_id, "actor": "registrant", "action": "submitted",
-            "to_status": values["status"], "detail": f"source={source}"})
+        insert_returning_id(AuditEntry, {"registration_id": new_id,
+                                         **_submitted_audit(values, source)})
         received["registration_id"] = new_id
         return SubmitResult(new_id, True, [queue_row(received)])
     # Already registered: keep what is stored, send the owner of the address a fresh link.
@@ -176,9 +175,14 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
     reg.manage_token_hash = token_hash
     db.session.add(AuditEntry(registration_id=reg.id, actor="registrant",
                               action="repeat_submission", detail="new manage link sent"))
-    exists = _mail_row(reg.email, reg.language, event, token, "registration_exists")
-    exists["registration_id"] = reg.id
-    return SubmitResult(reg.id, False, [queue_row(exists)])
+    return SubmitResult(reg.id, False, [queue_row(_mail_row(
+        reg.email, reg.language, event, token, "registration_exists", registration_id=reg.id))])
+
+
+def _submitted_audit(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """The audit row of a new registration with column ``values`` (but its id)."""
+    return {"at": values["created_at"], "actor": "registrant", "action": "submitted",
+            "to_status": values["status"], "detail": f"source={source}"}
 
 
 def _insert_new_in_one_statement(values: dict[str, Any], mail: dict[str, Any],
@@ -189,8 +193,7 @@ def _insert_new_in_one_statement(values: dict[str, Any], mail: dict[str, Any],
     The same rows the statement-by-statement path writes, in one round trip instead of four
     (profiled: on PostgreSQL the round trips were most of a registration's time).
     """
-    audit = {"at": values["created_at"], "actor": "registrant", "action": "submitted",
-             "to_status": values["status"], "detail": f"source={source}"}
+    audit = _submitted_audit(values, source)
     mail = {k: v for k, v in mail.items() if k != "registration_id"}
     params = {"now": values["created_at"],
               **{f"r_{k}": v for k, v in values.items()},
@@ -246,9 +249,8 @@ def _new_registration_statement(registration: tuple[str, ...], audit: tuple[str,
 
 def queue_received_mail(reg: Registration, token: str) -> int | None:
     """Queue the "registration received" email with the manage link ``token`` for ``reg``."""
-    row = _mail_row(reg.email, reg.language, reg.event, token, "registration_received")
-    row["registration_id"] = reg.id
-    return queue_row(row)
+    return queue_row(_mail_row(reg.email, reg.language, reg.event, token,
+                               "registration_received", registration_id=reg.id))
 
 
 # Subjects are plain gettext (msgids as in the catalog), so queueing renders no template.
@@ -258,23 +260,29 @@ _SUBJECTS = {
 }
 
 
-def _mail_row(email: str, language: str, event: Event, token: str,
-              template: str) -> dict[str, Any]:
+def _subject(template: str, event: Event) -> str:
+    """The subject of ``template`` for ``event``, in the locale in force."""
+    return str(_SUBJECTS[template] % {"event": localized(event, "name")})
+
+
+def _mail_row(email: str, language: str, event: Event, token: str, template: str,
+              registration_id: int | None = None) -> dict[str, Any]:
     """The outbox row of ``email/<template>.txt|.html`` for a registration of ``event``, with
-    the manage link ``token``, in the registrant's ``language`` (set its ``registration_id``,
-    then :func:`queue_row` it).
+    the manage link ``token``, in the registrant's ``language``, for :func:`queue_row` (a
+    caller that makes it before the registration exists sets ``registration_id`` later).
 
     Only the envelope and subject are made here; the delivery worker writes the body
     (:func:`compose_mail`), which keeps rendering and encoding the email out of the request.
     """
     with force_locale(locale_for(language)):
-        subject = str(_SUBJECTS[template] % {"event": localized(event, "name")})
+        subject = _subject(template, event)
     return composed_row(
         template,
         sender=current_app.config["MAIL_FROM"],
         recipient=email,
         subject=clean_header(subject),
         params={"token": token},
+        registration_id=registration_id,
     )
 
 
@@ -286,7 +294,7 @@ def compose_mail(job: ComposeJob) -> BuiltMessage:
     context = {"registration": reg, "event": reg.event,
                "manage_url": manage_url(job.params["token"])}
     with force_locale(locale_for(reg.language)):
-        subject = str(_SUBJECTS[job.kind] % {"event": localized(reg.event, "name")})
+        subject = _subject(job.kind, reg.event)
         text = render_template(f"email/{job.kind}.txt", **context)
         html = render_template(f"email/{job.kind}.html", **context)
     return build_message_bytes(
