@@ -44,6 +44,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from ..choices import CALIFORNIA_COUNTIES, COMPANY_SIZES, INTERESTS, LANGUAGES, SECTORS
+from ..core import signing
 from ..validation import NoControlChars, normalize_email, normalize_phone, normalize_website
 
 
@@ -389,13 +390,7 @@ class RegistrationForm(RegistrantWithEmail):
 
 
 def _stamper() -> URLSafeTimedSerializer:
-    return _stamper_for(current_app.config["SECRET_KEY"])
-
-
-@functools.lru_cache(maxsize=4)
-def _stamper_for(secret_key: str) -> URLSafeTimedSerializer:
-    # Built once per key (profiled: constructing one cost more than signing with it).
-    return URLSafeTimedSerializer(secret_key, salt="form-started")
+    return signing.serializer(current_app.config["SECRET_KEY"], "form-started")
 
 
 class ActionForm(FlaskForm):

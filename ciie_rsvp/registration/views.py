@@ -8,11 +8,11 @@ import logging
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_wtf.csrf import generate_csrf
 
 from .. import privacy as privacy_rights
 from ..core.errors import form_expired
 from ..core.page_cache import FilledPageCache, cacheable_request
+from ..core.signing import generate_csrf
 from ..database import deferred_transactions
 from ..extensions import db, limiter
 from ..models import Event, Registration
