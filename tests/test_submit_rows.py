@@ -1,8 +1,9 @@
 """What one registration stores, row by row, on both databases.
 
 PostgreSQL writes a new registration with its audit and outbox rows in one statement, SQLite
-statement by statement; both must store the same rows, refuse a closed or not yet open event
-without storing anything, and take the repeat-submission path for a known address.
+in three (the registration's INSERT checks the event's window itself); both must store the
+same rows, refuse a closed or not yet open event without storing anything, and take the
+repeat-submission path for a known address.
 """
 
 from __future__ import annotations
@@ -97,3 +98,26 @@ def test_an_event_not_taking_registrations_stores_nothing(app, make_event, field
         db.session.rollback()
         assert refused.value.state == state
         assert _counts() == (0, 0, 0)
+
+
+def test_sqlite_stores_a_new_registration_with_three_statements(app, make_event):
+    """The registration window rides along in the INSERT: no SELECT before it (a regression
+    here costs every registration a statement under the write lock)."""
+    slug = make_event()
+    with app.test_request_context("/"):
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("the SQLite statement path")
+        event = Event(**_event(slug).column_values())  # as the form has it: a copy
+        db.session.commit()
+        statements: list[str] = []
+        dbapi = db.session.connection().connection.dbapi_connection
+        dbapi.set_trace_callback(statements.append)
+        try:
+            services.submit(event, _data())
+            db.session.commit()
+        finally:
+            dbapi.set_trace_callback(None)
+        verbs = [sql.split(None, 1)[0].upper() for sql in statements]
+        assert verbs == ["INSERT", "INSERT", "INSERT", "COMMIT"], statements
+        assert "EXISTS" in statements[0] and "registrations" in statements[0]
+        assert _counts() == (1, 1, 1)

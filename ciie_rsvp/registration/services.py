@@ -151,20 +151,19 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
         stored = _insert_new_in_one_statement(values, received, source)
         if stored is not None:
             return stored
-        # Nothing stored: the event stopped taking registrations, or the address is already
-        # registered. The statements below find out which (and insert nothing new).
+    else:
+        new_id = _insert_while_open(values)
+        if new_id is not None:
+            return _stored_new(new_id, values, received, source)
+    # Nothing stored: the event stopped taking registrations, or the address is already
+    # registered. Find out which. (Inserting again covers the rare races between the two
+    # statements, on PostgreSQL: the event opened, or the row was purged, meanwhile.)
     state = stored_registration_state(event.id, now)
     if state != "open":
         raise RegistrationClosed(event, state)
     new_id = insert_ignore(Registration, values, ["event_id", "email_normalized"])
     if new_id is not None:
-        # The stored row is ``values`` plus its id: the mail is queued from them without
-        # reading the row back, and the audit row goes in as one plain INSERT (profiled: the
-        # read-back and the ORM flush were a fifth of the database work of a registration).
-        insert_returning_id(AuditEntry, {"registration_id": new_id,
-                                         **_submitted_audit(values, source)})
-        received["registration_id"] = new_id
-        return SubmitResult(new_id, True, [queue_row(received)])
+        return _stored_new(new_id, values, received, source)
     # Already registered: keep what is stored, send the owner of the address a fresh link.
     # Lock the row first: racing duplicates then queue up here instead of deadlocking on the
     # token update (a unique column) against each other's audit-row foreign-key locks.
@@ -179,10 +178,54 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
         reg.email, reg.language, event, token, "registration_exists", registration_id=reg.id))])
 
 
+def _stored_new(new_id: int, values: dict[str, Any], mail: dict[str, Any],
+                source: str) -> SubmitResult:
+    """The audit row and the queued ``mail`` of the registration ``values`` just stored as
+    ``new_id``. The stored row is ``values`` plus its id: nothing is read back, and the audit
+    row goes in as one plain INSERT (profiled: the read-back and the ORM flush were a fifth of
+    the database work of a registration)."""
+    insert_returning_id(AuditEntry, {"registration_id": new_id,
+                                     **_submitted_audit(values, source)})
+    mail["registration_id"] = new_id
+    return SubmitResult(new_id, True, [queue_row(mail)])
+
+
 def _submitted_audit(values: dict[str, Any], source: str) -> dict[str, Any]:
     """The audit row of a new registration with column ``values`` (but its id)."""
     return {"at": values["created_at"], "actor": "registrant", "action": "submitted",
             "to_status": values["status"], "detail": f"source={source}"}
+
+
+def _insert_while_open(values: dict[str, Any]) -> int | None:
+    """INSERT the registration ``values`` if its event takes registrations now and the address
+    is new for it; its id, or None when nothing was inserted (one statement: the window check
+    rides along instead of a SELECT of its own before the INSERT)."""
+    rows = execute_direct(_registration_insert(tuple(values), db.session.get_bind().dialect.name),
+                          {"now": values["created_at"], **{f"r_{k}": v for k, v in values.items()}})
+    return rows[0][0] if rows else None
+
+
+@functools.lru_cache(maxsize=8)
+def _registration_insert(registration: tuple[str, ...], dialect: str) -> Any:
+    """``INSERT INTO registrations (...) SELECT <values> WHERE <the event takes registrations>
+    ON CONFLICT (event_id, email_normalized) DO NOTHING RETURNING id``, for ``dialect``.
+
+    The window is :func:`accepting_registrations_sql`; parameters are ``now`` and the given
+    columns prefixed ``r_``.
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    reg_t = Registration.__table__
+    reg_values = [bindparam("r_" + name, type_=reg_t.c[name].type) for name in registration]
+    takes_registrations = exists().where(
+        Event.id == reg_values[registration.index("event_id")],
+        accepting_registrations_sql(bindparam("now", type_=UTCDateTime)))
+    return (dialect_insert(reg_t)
+            .from_select(list(registration), select(*reg_values).where(takes_registrations))
+            .on_conflict_do_nothing(index_elements=["event_id", "email_normalized"])
+            .returning(reg_t.c.id))
 
 
 def _insert_new_in_one_statement(values: dict[str, Any], mail: dict[str, Any],
@@ -216,22 +259,11 @@ def _new_registration_statement(registration: tuple[str, ...], audit: tuple[str,
     row. Answers ``(registration id, outbox id)``, or no row when nothing was inserted.
     Parameters: ``now``, and the given columns prefixed ``r_``, ``a_`` and ``o_``.
     """
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
     def binds(prefix: str, table: Any, names: tuple[str, ...]) -> list[Any]:
         return [bindparam(prefix + name, type_=table.c[name].type) for name in names]
 
-    reg_t, audit_t, box_t = Registration.__table__, AuditEntry.__table__, OutboxMessage.__table__
-    reg_values = binds("r_", reg_t, registration)
-    event_id = reg_values[registration.index("event_id")]
-    takes_registrations = exists().where(
-        Event.id == event_id, accepting_registrations_sql(bindparam("now", type_=UTCDateTime)))
-    new_registration = (
-        pg_insert(reg_t)
-        .from_select(list(registration), select(*reg_values).where(takes_registrations))
-        .on_conflict_do_nothing(index_elements=["event_id", "email_normalized"])
-        .returning(reg_t.c.id)
-        .cte("new_registration"))
+    audit_t, box_t = AuditEntry.__table__, OutboxMessage.__table__
+    new_registration = _registration_insert(registration, "postgresql").cte("new_registration")
 
     def row_of_new_registration(table: Any, prefix: str, names: tuple[str, ...]) -> Any:
         return (insert(table)
