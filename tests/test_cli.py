@@ -79,3 +79,18 @@ def test_celery_worker_needs_a_broker(runner):
     assert result.exit_code != 0
     assert "CIIE_RSVP_BROKER_URL is not set" in result.output
     assert "ciie-rsvp mail worker" in result.output
+
+
+def test_web_workers_freeze_the_loaded_app_for_the_garbage_collector(app):
+    """``serve``'s worker hook moves what the app loaded out of the collector's way."""
+    import gc
+    from types import SimpleNamespace
+
+    from ciie_rsvp.cli import _worker_ready
+
+    app.config["MAIL_DELIVERY"] = "none"  # no delivery thread in this test
+    try:
+        _worker_ready(SimpleNamespace(wsgi=app))
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
