@@ -91,7 +91,9 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "INSTANCE_PATH": str(folder),
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A server connection can die between requests (restart, failover, idle timeout): test
+        # it on checkout. A SQLite file cannot, so it is not pinged before every request.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite")},
         "MAIL_URL": env("MAIL_URL", f"file://{folder / 'mail'}"),
         "MAIL_FROM": env("MAIL_FROM", "CIIE California Delegation <noreply@ciie-rsvp.localhost>"),
         "MAIL_REPLY_TO": env("MAIL_REPLY_TO"),

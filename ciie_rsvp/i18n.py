@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel import Locale
 from flask import Flask, has_request_context, request, session
 from flask_babel import format_date, get_locale
 
@@ -51,8 +52,13 @@ def locale_for(tag: str | None) -> str:
     return LOCALES.get(tag or DEFAULT, "en")
 
 
-def select_locale() -> str:
-    return locale_for(current_tag())
+# Parsed once: Flask-Babel parses what the selector returns on every request unless it is
+# already a ``Locale``.
+_LOCALE_OBJECTS: dict[str, Locale] = {tag: Locale.parse(name) for tag, name in LOCALES.items()}
+
+
+def select_locale() -> Locale:
+    return _LOCALE_OBJECTS[current_tag()]
 
 
 def html_lang() -> str:

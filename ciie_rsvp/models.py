@@ -164,7 +164,16 @@ class Event(db.Model):
 
     def content_key(self) -> tuple[object, ...]:
         """Every stored value of the event, as a cache key for pages rendered from it."""
-        return tuple(self.column_values().values())
+        frozen: tuple[object, ...] | None = self.__dict__.get("_frozen_content_key")
+        return frozen if frozen is not None else tuple(self.column_values().values())
+
+    def read_only_copy(self) -> Event:
+        """A transient copy of this event (never added to a session) whose
+        :meth:`content_key` is worked out once, for code that only reads it."""
+        values = self.column_values()
+        copy = Event(**values)
+        copy._frozen_content_key = tuple(values.values())
+        return copy
 
 
 class Registration(db.Model):

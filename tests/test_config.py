@@ -60,3 +60,15 @@ def test_console_transport_prints_the_message():
     with ConsoleTransport(out) as t:
         t.send(b"Subject: hi\r\n\r\nbody", "a@x.org", ["b@y.org"])
     assert "mail from a@x.org to b@y.org" in out.getvalue() and "Subject: hi" in out.getvalue()
+
+
+@pytest.mark.parametrize(("url", "pinged"), [
+    ("sqlite:////tmp/ciie.sqlite3", False),
+    ("postgresql+psycopg://postgres@127.0.0.1:5432/test", True),
+])
+def test_only_server_connections_are_pinged_before_use(tmp_path, monkeypatch, url, pinged):
+    from ciie_rsvp.config import build_config
+
+    monkeypatch.setenv("CIIE_RSVP_DATABASE_URL", url)
+    config = build_config({"TESTING": True, "INSTANCE_PATH": str(tmp_path)})
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is pinged

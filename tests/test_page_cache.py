@@ -113,3 +113,15 @@ def test_form_reads_its_event_from_a_short_lived_copy_and_submit_checks_the_data
         db.session.commit()
     time.sleep(0.35)
     assert "Westin Bonaventure" in _page(client, slug)
+
+
+def test_read_only_copy_keeps_the_values_and_key_it_was_made_with(app, make_event) -> None:
+    slug = make_event()
+    with app.app_context():
+        event = db.session.scalar(db.select(Event).where(Event.slug == slug))
+        copy = event.read_only_copy()
+        assert copy not in db.session and copy.column_values() == event.column_values()
+        assert copy.content_key() == event.content_key()
+        event.name_en = "Renamed"
+        assert event.content_key() != copy.content_key() and copy.name_en != "Renamed"
+        db.session.rollback()

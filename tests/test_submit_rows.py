@@ -107,7 +107,7 @@ def test_sqlite_stores_a_new_registration_with_three_statements(app, make_event)
     with app.test_request_context("/"):
         if db.engine.dialect.name != "sqlite":
             pytest.skip("the SQLite statement path")
-        event = Event(**_event(slug).column_values())  # as the form has it: a copy
+        event = _event(slug).read_only_copy()  # as the form has it
         db.session.commit()
         statements: list[str] = []
         dbapi = db.session.connection().connection.dbapi_connection

@@ -87,7 +87,7 @@ def event_for_form(slug: str) -> Event | None:
     event = get_event(slug)
     if event is None:
         return None
-    copy = Event(**event.column_values())  # transient: never added to a session
+    copy = event.read_only_copy()
     if ttl > 0:
         if len(cache) >= 256:  # slugs are organizers' events: a handful; never grows unbounded
             cache.clear()
