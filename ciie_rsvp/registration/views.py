@@ -14,7 +14,7 @@ from ..core.errors import form_expired
 from ..core.page_cache import FilledPageCache, cacheable_request
 from ..core.signing import generate_csrf
 from ..database import deferred_transactions
-from ..extensions import db, limiter
+from ..extensions import db, limited, limiter
 from ..models import Event, Registration
 from ..outbox import dispatch
 from . import bp, services
@@ -41,9 +41,11 @@ def _email_key() -> str:
 
 
 @bp.route("/events/<slug>/register", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_EMAIL"], methods=["POST"],
-               key_func=_email_key)
+@limited(
+    limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], methods=["POST"]),
+    limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_EMAIL"], methods=["POST"],
+                  key_func=_email_key),
+)
 def register(slug: str) -> str | Response | tuple[str, int]:
     # Read the event and validate the form without SQLite's write lock (profiled: holding it
     # from the first SELECT serialized all of the form's work across server processes); the
