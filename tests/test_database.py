@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ciie_rsvp.database import execute_direct, insert_ignore, insert_returning_id
@@ -113,3 +113,15 @@ def test_driver_errors_come_out_as_sqlalchemy_errors(app, make_event):
 def test_a_column_left_out_is_left_to_the_database_as_with_execute(app):
     with app.app_context(), pytest.raises(IntegrityError, match="slug"):
         execute_direct(insert(Event.__table__), {"name_en": "No slug"})
+
+
+def test_sqlite_connections_are_set_up_for_concurrent_writers(app):
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite connection settings")
+        settings = {name: db.session.execute(text(f"PRAGMA {name}")).scalar()
+                    for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys",
+                                 "wal_autocheckpoint")}
+        assert settings == {"journal_mode": "wal", "synchronous": 1, "busy_timeout": 30000,
+                            "foreign_keys": 1, "wal_autocheckpoint": 10_000}
+        assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
