@@ -7,11 +7,14 @@ Babel calls the Chinese catalog ``zh_Hans``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from babel import Locale
 from flask import Flask, has_request_context, request, session
 from flask_babel import format_date, get_locale
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from .extensions import babel
 
@@ -43,9 +46,16 @@ def current_tag() -> str:
         chosen = normalize_tag(session.get("lang"))
         if chosen:
             return chosen
-        best = request.accept_languages.best_match(["en", "zh", "zh-CN", "zh-Hans"])
-        return normalize_tag(best) or DEFAULT
+        return _tag_for_accept_language(request.headers.get("Accept-Language", ""))
     return DEFAULT
+
+
+@functools.lru_cache(maxsize=256)
+def _tag_for_accept_language(header: str) -> str:
+    """Our tag for a browser's ``Accept-Language`` (a handful of distinct values in practice:
+    parsed once each instead of on every request)."""
+    best = parse_accept_header(header, LanguageAccept).best_match(["en", "zh", "zh-CN", "zh-Hans"])
+    return normalize_tag(best) or DEFAULT
 
 
 def locale_for(tag: str | None) -> str:
