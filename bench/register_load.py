@@ -12,8 +12,9 @@ For each database it starts ``ciie-rsvp serve`` (gunicorn, 2 workers) and the ba
 freshly migrated database (PostgreSQL: temporary databases on 127.0.0.1:5432, user postgres,
 dropped at the end). A thread pool then performs full registrations (GET the form, read the
 CSRF token and the ``started`` stamp, POST a valid registration with a unique email) — a fixed
-number per run, taken in alternating parts (service, baseline, baseline, service: both see the
-same machine while its speed drifts), each stopped early by a time cap — and prints throughput
+number per run (raised so that each client thread makes at least ``--min-per-thread`` per
+part), taken in alternating parts (service, baseline, baseline, service: both see the same
+machine while its speed drifts), each stopped early by a time cap — and prints throughput
 (service/baseline ratio),
 p50/p99 latency of a whole registration, errors, and whether the database holds exactly one
 row per successful response.
