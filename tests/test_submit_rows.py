@@ -121,3 +121,21 @@ def test_sqlite_stores_a_new_registration_with_three_statements(app, make_event)
         assert verbs == ["INSERT", "INSERT", "INSERT", "COMMIT"], statements
         assert "EXISTS" in statements[0] and "registrations" in statements[0]
         assert _counts() == (1, 1, 1)
+
+
+def test_the_queued_subject_follows_language_and_the_events_current_name(app, make_event):
+    slug = make_event()
+    with app.test_request_context("/"):
+        event = _event(slug)
+        subjects = []
+        for language, name in (("en", None), ("zh-Hans", None), ("en", "Renamed Preview")):
+            if name:
+                event.name_en = name
+                db.session.commit()
+            result = services.submit(_event(slug), _data(
+                email=f"{language}-{len(subjects)}@example.com", language=language))
+            db.session.commit()
+            subjects.append(db.session.get(OutboxMessage, result.outbox_ids[0]).subject)
+        assert subjects[0].startswith("Registration received: ")
+        assert subjects[1].startswith("报名已收到")
+        assert subjects[2] == "Registration received: Renamed Preview"
