@@ -251,15 +251,23 @@ def _insert_statement(table: Table) -> Insert:
     return insert(table).returning(table.c.id)
 
 
+def upsert_insert(table: Table, dialect: str) -> Any:
+    """An INSERT into ``table`` that can take ``ON CONFLICT`` clauses: PostgreSQL's for
+    ``postgresql``, SQLite's otherwise (the two backends we support)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
 @functools.lru_cache(maxsize=32)
 def _insert_ignore_statement(table: Table, dialect: str, conflict: tuple[str, ...]) -> Insert:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - other backends are not supported
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - not supported
         return insert(table).returning(table.c.id)
-    return (dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return (upsert_insert(table, dialect).on_conflict_do_nothing(index_elements=list(conflict))
             .returning(table.c.id))
 
 
@@ -272,18 +280,13 @@ def insert_ignore_many(model: type[Any], rows: list[dict[str, Any]], conflict: l
     """
     if not rows:
         return []
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     table = model.__table__
     columns = [table.c[name] for name in (returning or ["id"])]
     # One statement executed for many parameter sets: SQLAlchemy batches them into multi-row
     # INSERTs ("insertmanyvalues", RETURNING included) with one cached compilation, instead of
     # compiling a fresh VALUES list of hundreds of rows each time.
-    stmt = (dialect_insert(table).on_conflict_do_nothing(index_elements=conflict)
-            .returning(*columns))
+    stmt = (upsert_insert(table, db.session.get_bind().dialect.name)
+            .on_conflict_do_nothing(index_elements=conflict).returning(*columns))
     out: list[Any] = []
     for start in range(0, len(rows), chunk):
         result = db.session.execute(stmt, rows[start:start + chunk])

@@ -275,7 +275,7 @@ class RegistrantFields(FlaskForm):
         NumberRange(1, 20, _l("The number of delegates must be between 1 and 20.")),
     ], render_kw={"min": 1, "max": 20, "inputmode": "numeric"})
     language = ChoiceRadioField(_l("Preferred language"), default="en",
-                          validators=[DataRequired(_l("Choose a language."))])
+                                validators=[DataRequired(_l("Choose a language."))])
     notes = TextAreaField(_l("Notes (optional)"), filters=[_strip], validators=[
         Optional(), Length(max=2000, message=_l("Enter at most %(max)d characters.")),
         NoControlChars(multiline=True)])

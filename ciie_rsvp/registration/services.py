@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, bindparam, exists, insert, select, true
 
 from ..choices import INTERESTS
-from ..database import execute_direct, insert_ignore, insert_returning_id
+from ..database import execute_direct, insert_ignore, insert_returning_id, upsert_insert
 from ..emails import BuiltMessage, build_message_bytes, clean_header, format_address
 from ..extensions import db
 from ..i18n import locale_for, localized
@@ -147,12 +147,13 @@ def submit(event: Event, data: dict[str, Any], *, source: str = "web",
                          "registration_received")
     # Everything above is made before the write begins: on SQLite the write lock is then held
     # for the statements alone, not for the Python work between them.
-    if db.session.get_bind().dialect.name == "postgresql":
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
         stored = _insert_new_in_one_statement(values, received, source)
         if stored is not None:
             return stored
     else:
-        new_id = _insert_while_open(values)
+        new_id = _insert_while_open(values, dialect)
         if new_id is not None:
             return _stored_new(new_id, values, received, source)
     # Nothing stored: the event stopped taking registrations, or the address is already
@@ -196,13 +197,23 @@ def _submitted_audit(values: dict[str, Any], source: str) -> dict[str, Any]:
             "to_status": values["status"], "detail": f"source={source}"}
 
 
-def _insert_while_open(values: dict[str, Any]) -> int | None:
+def _insert_while_open(values: dict[str, Any], dialect: str) -> int | None:
     """INSERT the registration ``values`` if its event takes registrations now and the address
     is new for it; its id, or None when nothing was inserted (one statement: the window check
     rides along instead of a SELECT of its own before the INSERT)."""
-    rows = execute_direct(_registration_insert(tuple(values), db.session.get_bind().dialect.name),
-                          {"now": values["created_at"], **{f"r_{k}": v for k, v in values.items()}})
+    rows = execute_direct(_registration_insert(tuple(values), dialect),
+                          _registration_params(values))
     return rows[0][0] if rows else None
+
+
+def _registration_params(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of :func:`_registration_insert` for the registration ``values``."""
+    return {"now": values["created_at"], **{f"r_{k}": v for k, v in values.items()}}
+
+
+def _binds(prefix: str, table: Any, names: tuple[str, ...]) -> list[Any]:
+    """Typed bound parameters ``<prefix><column>`` for the columns ``names`` of ``table``."""
+    return [bindparam(prefix + name, type_=table.c[name].type) for name in names]
 
 
 @functools.lru_cache(maxsize=8)
@@ -213,16 +224,12 @@ def _registration_insert(registration: tuple[str, ...], dialect: str) -> Any:
     The window is :func:`accepting_registrations_sql`; parameters are ``now`` and the given
     columns prefixed ``r_``.
     """
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     reg_t = Registration.__table__
-    reg_values = [bindparam("r_" + name, type_=reg_t.c[name].type) for name in registration]
+    reg_values = _binds("r_", reg_t, registration)
     takes_registrations = exists().where(
         Event.id == reg_values[registration.index("event_id")],
         accepting_registrations_sql(bindparam("now", type_=UTCDateTime)))
-    return (dialect_insert(reg_t)
+    return (upsert_insert(reg_t, dialect)
             .from_select(list(registration), select(*reg_values).where(takes_registrations))
             .on_conflict_do_nothing(index_elements=["event_id", "email_normalized"])
             .returning(reg_t.c.id))
@@ -238,8 +245,7 @@ def _insert_new_in_one_statement(values: dict[str, Any], mail: dict[str, Any],
     """
     audit = _submitted_audit(values, source)
     mail = {k: v for k, v in mail.items() if k != "registration_id"}
-    params = {"now": values["created_at"],
-              **{f"r_{k}": v for k, v in values.items()},
+    params = {**_registration_params(values),
               **{f"a_{k}": v for k, v in audit.items()},
               **{f"o_{k}": v for k, v in mail.items()}}
     rows = execute_direct(_new_registration_statement(tuple(values), tuple(audit), tuple(mail)),
@@ -259,16 +265,13 @@ def _new_registration_statement(registration: tuple[str, ...], audit: tuple[str,
     row. Answers ``(registration id, outbox id)``, or no row when nothing was inserted.
     Parameters: ``now``, and the given columns prefixed ``r_``, ``a_`` and ``o_``.
     """
-    def binds(prefix: str, table: Any, names: tuple[str, ...]) -> list[Any]:
-        return [bindparam(prefix + name, type_=table.c[name].type) for name in names]
-
     audit_t, box_t = AuditEntry.__table__, OutboxMessage.__table__
     new_registration = _registration_insert(registration, "postgresql").cte("new_registration")
 
     def row_of_new_registration(table: Any, prefix: str, names: tuple[str, ...]) -> Any:
         return (insert(table)
                 .from_select(["registration_id", *names],
-                             select(new_registration.c.id, *binds(prefix, table, names)))
+                             select(new_registration.c.id, *_binds(prefix, table, names)))
                 .returning(table.c.id)
                 .cte(f"new_{table.name}"))
 
