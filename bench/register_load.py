@@ -168,8 +168,13 @@ BENCH_ENV = {
 
 
 @contextlib.contextmanager
-def server(kind: str, database_url: str, folder: Path) -> Iterator[str]:
-    """Run the service (``ciie-rsvp serve``) or the baseline under gunicorn; yield base URL."""
+def server(kind: str, database_url: str, folder: Path, *, workers: int = WORKERS,
+           wrap: tuple[str, ...] = (), start_timeout: float = 60.0) -> Iterator[str]:
+    """Run the service (``ciie-rsvp serve``) or the baseline under gunicorn; yield base URL.
+
+    ``wrap`` goes in front of the command (``register_instructions.py`` runs the servers
+    under valgrind), which may then take up to ``start_timeout`` seconds to answer.
+    """
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIIE_RSVP_")}
@@ -178,16 +183,17 @@ def server(kind: str, database_url: str, folder: Path) -> Iterator[str]:
                BASELINE_DATABASE_URL=database_url)
     if kind == "service":
         cmd = [sys.executable, "-m", "ciie_rsvp.cli", "serve", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(WORKERS), "--no-migrate"]
+               "--port", str(port), "--workers", str(workers), "--no-migrate"]
     else:  # the same gunicorn settings as ``ciie-rsvp serve``: sync workers, access log
-        cmd = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS),
+        cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
                "--bind", f"127.0.0.1:{port}", "--access-logfile", "-",
                "--chdir", str(ROOT / "bench"), "baseline_app:app"]
     log_path = folder / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+        proc = subprocess.Popen([*wrap, *cmd], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=folder)
         try:
-            for _ in range(300):  # up to ~60 s to come up
+            for _ in range(int(start_timeout / 0.2)):
                 if proc.poll() is not None:
                     break
                 with contextlib.suppress(OSError):
