@@ -50,6 +50,67 @@ def test_event_dashboard_counts_and_svg_chart(client, login_organizer, make_even
     assert re.search(r"Approved\s*</a></th><td class=\"num\">1", html)
 
 
+
+def _day_counts(html):
+    return dict(re.findall(r"(\d{4}-\d{2}-\d{2}): (\d+)", html))
+
+
+def test_dashboard_counts_days_in_the_event_time_zone(client, login_organizer, make_event,
+                                                      make_registration):
+    """An evening registration in Los Angeles counts for that evening's day, on both sides
+    of the change from daylight saving time (2030-11-03), on SQLite and PostgreSQL."""
+    slug = make_event()  # America/Los_Angeles
+    for at in (dt.datetime(2030, 11, 2, 6, 30, tzinfo=dt.UTC),   # Nov 1, 23:30 PDT
+               dt.datetime(2030, 11, 2, 7, 30, tzinfo=dt.UTC),   # Nov 2, 00:30 PDT
+               dt.datetime(2030, 11, 4, 7, 30, tzinfo=dt.UTC),   # Nov 3, 23:30 PST
+               dt.datetime(2030, 11, 4, 8, 30, tzinfo=dt.UTC)):  # Nov 4, 00:30 PST
+        make_registration(slug, created_at=at)
+    shanghai = make_event(timezone="Asia/Shanghai")
+    make_registration(shanghai, created_at=dt.datetime(2030, 3, 1, 17, tzinfo=dt.UTC))
+    login_organizer()
+
+    html = client.get(f"/organizer/events/{slug}").get_data(as_text=True)
+    assert "Registrations per day (America/Los_Angeles)" in html
+    assert _day_counts(html) == {"2030-11-01": "1", "2030-11-02": "1", "2030-11-03": "1",
+                                 "2030-11-04": "1"}
+    html = client.get(f"/organizer/events/{shanghai}").get_data(as_text=True)
+    assert "Registrations per day (Asia/Shanghai)" in html
+    assert _day_counts(html) == {"2030-03-02": "1"}  # 01:00 in Shanghai
+
+
+def test_dashboard_days_fall_back_to_utc_for_an_unknown_zone(app, client, login_organizer,
+                                                             make_event, make_registration):
+    slug = make_event(timezone="Mars/Olympus_Mons")
+    make_registration(slug, created_at=dt.datetime(2030, 3, 1, 23, 30, tzinfo=dt.UTC))
+    login_organizer()
+    resp = client.get(f"/organizer/events/{slug}")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "Registrations per day (UTC)" in html and _day_counts(html) == {"2030-03-01": "1"}
+
+
+@pytest.mark.parametrize(("zone", "start", "end", "spans"), [
+    ("America/Los_Angeles", dt.datetime(2030, 10, 1, tzinfo=dt.UTC),
+     dt.datetime(2030, 12, 1, tzinfo=dt.UTC),
+     [(dt.datetime(2030, 11, 3, 9, 0, tzinfo=dt.UTC), -420), (None, -480)]),
+    ("America/Los_Angeles", dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+     dt.datetime(2030, 12, 31, tzinfo=dt.UTC),
+     [(dt.datetime(2030, 3, 10, 10, 0, tzinfo=dt.UTC), -480),
+      (dt.datetime(2030, 11, 3, 9, 0, tzinfo=dt.UTC), -420), (None, -480)]),
+    ("Australia/Adelaide", dt.datetime(2030, 3, 1, tzinfo=dt.UTC),
+     dt.datetime(2030, 5, 1, tzinfo=dt.UTC),  # half-hour offsets; the change on Apr 7
+     [(dt.datetime(2030, 4, 6, 16, 30, tzinfo=dt.UTC), 630), (None, 570)]),
+    ("Asia/Shanghai", dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+     dt.datetime(2030, 12, 31, tzinfo=dt.UTC), [(None, 480)]),
+    ("America/Los_Angeles", dt.datetime(2030, 5, 1, 12, tzinfo=dt.UTC),
+     dt.datetime(2030, 5, 1, 12, tzinfo=dt.UTC), [(None, -420)]),
+])
+def test_utc_offset_spans(zone, start, end, spans):
+    from ciie_rsvp.organizer.services import utc_offset_spans
+
+    assert utc_offset_spans(zone, start, end) == spans
+
+
 def test_list_search_filter_sort_paginate(client, login_organizer, make_event, make_registration):
     slug = make_event()
     base = dt.datetime(2030, 1, 10, tzinfo=dt.UTC)

@@ -11,8 +11,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Integer, Select, and_, cast, func, insert, or_, select, update
+from sqlalchemy import Integer, Select, and_, case, cast, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -176,17 +177,72 @@ class EventStats:
     by_sector: list[tuple[str, int]]
     by_county: list[tuple[str, int]]
     by_interest: list[tuple[str, int]]
-    per_day: list[tuple[dt.date, int]]
+    per_day: list[tuple[dt.date, int]]  # calendar days in ``day_zone``
+    day_zone: str = "UTC"
 
 
-def _utc_day(column: Any) -> Any:
+def event_zone(event: Event) -> str:
+    """The event's time zone name, or ``UTC`` when it names none this machine knows."""
+    try:
+        ZoneInfo(event.timezone or "")
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return event.timezone
+
+
+def utc_offset_spans(zone: str, start: dt.datetime, end: dt.datetime
+                     ) -> list[tuple[dt.datetime | None, int]]:
+    """The UTC offsets (minutes) of ``zone`` from ``start`` to ``end`` (aware datetimes):
+    ``[(until, offset), ..., (None, last offset)]``, each offset in force before its
+    ``until`` (the transition, to the minute) and after the previous one."""
+    tz = ZoneInfo(zone)
+
+    def offset(at: dt.datetime) -> int:
+        delta = at.astimezone(tz).utcoffset() or dt.timedelta(0)
+        return int(delta.total_seconds() // 60)
+
+    spans: list[tuple[dt.datetime | None, int]] = []
+    current, at = offset(start), start
+    while at < end:
+        step = min(at + dt.timedelta(days=1), end)
+        if offset(step) != current:  # a transition within (at, step]: find it to the minute
+            low, high = at, step
+            while high - low > dt.timedelta(minutes=1):
+                mid = low + (high - low) / 2
+                low, high = (mid, high) if offset(mid) == current else (low, mid)
+            spans.append((high.replace(second=0, microsecond=0), current))
+            current, step = offset(high), high
+        at = step
+    spans.append((None, current))
+    return spans
+
+
+def _local_day(event: Event, where: Any) -> Any:
+    """SQL for the calendar day, in the event's time zone, of a registration's ``created_at``.
+
+    PostgreSQL converts with its own zone data. SQLite has none: the day is the UTC time
+    shifted by the zone's offset, which only changes at the transitions (daylight saving)
+    between the first and the last registration (``where``), so one CASE covers them all.
+    """
+    zone, column = event_zone(event), Registration.created_at
     if db.session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
+        return func.date(func.timezone(zone, column))
+    first, last = db.session.execute(select(func.min(column), func.max(column)).where(where)
+                                     ).one()
+    spans = utc_offset_spans(zone, first, last) if first is not None else [(None, 0)]
+
+    def shifted(minutes: int) -> Any:
+        return func.date(column, f"{minutes:+d} minutes")
+
+    if len(spans) == 1:
+        return shifted(spans[0][1])
+    return case(*[(column < until, shifted(minutes)) for until, minutes in spans[:-1]],
+                else_=shifted(spans[-1][1]))
 
 
 def event_stats(event: Event) -> EventStats:
-    """Counts for the event dashboard (five grouped queries)."""
+    """Counts for the event dashboard (five grouped queries; on SQLite one more for the span
+    of the registrations' days). Days are calendar days in the event's time zone."""
     where = Registration.event_id == event.id
 
     def grouped(column: Any) -> dict[str, int]:
@@ -200,7 +256,7 @@ def event_stats(event: Event) -> EventStats:
     interest_row = db.session.execute(select(*[
         func.coalesce(func.sum(cast(getattr(Registration, f"interest_{code}"), Integer)), 0)
         for code, _ in INTERESTS]).where(where)).one()
-    day = _utc_day(Registration.created_at)
+    day = _local_day(event, where)
     days: dict[dt.date, int] = {}
     for raw, count in db.session.execute(
             select(day, func.count(Registration.id)).where(where).group_by(day).order_by(day)):
@@ -218,6 +274,7 @@ def event_stats(event: Event) -> EventStats:
         by_county=sorted(counties.items(), key=lambda kv: (-kv[1], kv[0])),
         by_interest=[(code, int(n)) for (code, _), n in zip(INTERESTS, interest_row, strict=True)],
         per_day=per_day,
+        day_zone=event_zone(event),
     )
 
 
