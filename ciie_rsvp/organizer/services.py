@@ -217,14 +217,14 @@ def utc_offset_spans(zone: str, start: dt.datetime, end: dt.datetime
     return spans
 
 
-def _local_day(event: Event, where: Any) -> Any:
-    """SQL for the calendar day, in the event's time zone, of a registration's ``created_at``.
+def _local_day(zone: str, where: Any) -> Any:
+    """SQL for the calendar day, in the time zone ``zone``, of a registration's ``created_at``.
 
     PostgreSQL converts with its own zone data. SQLite has none: the day is the UTC time
     shifted by the zone's offset, which only changes at the transitions (daylight saving)
     between the first and the last registration (``where``), so one CASE covers them all.
     """
-    zone, column = event_zone(event), Registration.created_at
+    column = Registration.created_at
     if db.session.get_bind().dialect.name == "postgresql":
         return func.date(func.timezone(zone, column))
     first, last = db.session.execute(select(func.min(column), func.max(column)).where(where)
@@ -256,7 +256,8 @@ def event_stats(event: Event) -> EventStats:
     interest_row = db.session.execute(select(*[
         func.coalesce(func.sum(cast(getattr(Registration, f"interest_{code}"), Integer)), 0)
         for code, _ in INTERESTS]).where(where)).one()
-    day = _local_day(event, where)
+    zone = event_zone(event)
+    day = _local_day(zone, where)
     days: dict[dt.date, int] = {}
     for raw, count in db.session.execute(
             select(day, func.count(Registration.id)).where(where).group_by(day).order_by(day)):
@@ -274,7 +275,7 @@ def event_stats(event: Event) -> EventStats:
         by_county=sorted(counties.items(), key=lambda kv: (-kv[1], kv[0])),
         by_interest=[(code, int(n)) for (code, _), n in zip(INTERESTS, interest_row, strict=True)],
         per_day=per_day,
-        day_zone=event_zone(event),
+        day_zone=zone,
     )
 
 
