@@ -7,8 +7,10 @@ Babel calls the Chinese catalog ``zh_Hans``.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Flask, has_request_context, request, session
@@ -89,9 +91,16 @@ def long_date(value: Any) -> str:
     return format_date(value, format="long")
 
 
+def event_time(value: dt.datetime, zone: str) -> str:
+    """The instant ``value`` on the event's clock: its long date, the time and the zone."""
+    local = value.astimezone(ZoneInfo(zone))
+    return f"{long_date(local.date())} {local:%H:%M} ({zone.replace('_', ' ')})"
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories="translations")
     app.jinja_env.globals.update(html_lang=html_lang, localized=localized,
                                  current_tag=current_tag)
     app.jinja_env.filters["long_date"] = long_date
+    app.jinja_env.filters["event_time"] = event_time

@@ -65,6 +65,22 @@ def normalize_email(value: str) -> str:
     return result.normalized
 
 
+def normalize_mailbox(value: str) -> str:
+    """An address header value, ``Name <address>`` or a bare address, checked and written out
+    the standard way (the display name quoted when it needs to be, kept in Unicode)."""
+    from email.headerregistry import Address
+    from email.utils import getaddresses
+
+    if has_control_chars(value):
+        raise ValueError(_("The address must not contain line breaks or control characters."))
+    found = getaddresses([value])
+    name, addr = found[0] if len(found) == 1 else ("", "")
+    if not addr or "@" not in addr:
+        raise ValueError(_("Enter an address such as Delegation <delegation@example.org>."))
+    addr = normalize_email(addr)
+    return str(Address(display_name=name, addr_spec=addr)) if name else addr
+
+
 def normalize_phone(value: str, region: str = "US") -> str:
     """Parse a phone number (US by default, +country for others) and return it in E.164."""
     if len(value) > 40 or has_control_chars(value):

@@ -270,3 +270,58 @@ def test_organizer_approves_exports_and_invites_then_registrant_accepts(
     page.goto(f"{base}/organizer/events/{slug}/invitations")
     assert page.locator("#count-accepted").inner_text().strip() == "1"
     shot(page, "17-rsvp-dashboard")
+
+
+def test_admin_creates_an_event_then_saves_it_unchanged(server, page, app, make_organizer):
+    """The settings form in Chromium: datetime-local inputs on the event's clock, the time
+    zone list, and a save of what the page shows changing nothing."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from ciie_rsvp.extensions import db
+    from ciie_rsvp.models import Event
+
+    def stored() -> dict:
+        with app.app_context():
+            return db.session.scalar(select(Event).where(
+                Event.slug == "meet-in-shanghai-2027")).column_values()
+
+    base, _ = server
+    browser_sign_in(page, base, make_organizer("admin"))
+    page.get_by_role("link", name="New event").click()
+    page.locator("#slug").fill("meet-in-shanghai-2027")
+    page.locator("#name_en").fill("Meet in Shanghai, Share the Future 2027")
+    page.locator("#name_zh").fill("相约上海，共享未来 2027")
+    page.locator("#summary_en").fill("A preview of the 10th CIIE.\nIn downtown Los Angeles.")
+    page.locator("#timezone").select_option("America/Los_Angeles")
+    page.locator("#start_date").fill("2027-10-14")
+    page.locator("#end_date").fill("2027-10-14")
+    page.locator("#start_time").fill("09:00")
+    page.locator("#end_time").fill("17:00")
+    page.locator("#registration_opens_at").fill("2027-03-01T09:00")
+    page.locator("#rsvp_deadline").fill("2027-10-07T17:00")
+    page.locator("#mail_reply_to").fill("Events Team <events@wtcla.example.org>")
+    page.locator("#is_published").check()
+    shot(page, "16-new-event")
+    page.get_by_role("button", name="Create event").click()
+    page.wait_for_url(re.compile(r"/organizer/events/meet-in-shanghai-2027/settings$"))
+    assert page.locator(".flash, .flashes").first.inner_text().startswith("Created")
+    first = stored()
+    assert first["registration_opens_at"] == dt.datetime(2027, 3, 1, 17, tzinfo=dt.UTC)
+    assert first["rsvp_deadline"] == dt.datetime(2027, 10, 8, 0, tzinfo=dt.UTC)
+    assert first["summary_en"] == "A preview of the 10th CIIE.\nIn downtown Los Angeles."
+    assert page.locator("#registration_opens_at").input_value() == "2027-03-01T09:00"
+
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"/settings$"))
+    assert "Nothing was changed." in page.content()
+    assert stored() == first
+
+    page.locator("#rsvp_deadline").fill("2027-10-10T12:00")
+    page.get_by_role("button", name="Save").click()
+    assert "Saved." in page.content()
+    assert stored()["rsvp_deadline"] == dt.datetime(2027, 10, 10, 19, tzinfo=dt.UTC)
+    shot(page, "17-event-settings")
+    page.goto(base + "/")
+    assert page.get_by_text("Meet in Shanghai, Share the Future 2027").is_visible()

@@ -565,3 +565,33 @@ def test_a_subject_that_renders_an_encoded_newline_is_refused_at_preflight(
         report = services.preflight(event, "welcome")
         [failed] = report.with_problem("render_failed")
         assert "subject" in failed.detail and "control character" in failed.detail
+
+
+def test_an_admin_reopens_answers_by_moving_the_deadline(smtp_app, client, invited,
+                                                          login_organizer):
+    """A past event takes no answers; its admin sets a later RSVP deadline in the event's
+    settings and the invitee's link works again, the deadline shown on the event's clock."""
+    slug, token, _ = invited(start_date=dt.date(2022, 10, 13), end_date=dt.date(2022, 10, 13))
+    html = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    assert "The RSVP deadline has passed" in html
+    token_field = {"csrf_token": csrf_from(html)}
+    assert client.post(f"/rsvp/{token}", data={**token_field, "answer": "accepted"}
+                       ).status_code == 403
+
+    login_organizer("admin")
+    settings = client.get(f"/organizer/events/{slug}/settings").get_data(as_text=True)
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).astimezone(
+        dt.timezone(dt.timedelta(hours=-8))).replace(tzinfo=None)  # any valid local time
+    later = later.replace(hour=12, minute=0, second=0, microsecond=0)
+    data = {"csrf_token": csrf_from(settings), "name_en": "Meet in Shanghai, Share the Future",
+            "start_date": "2022-10-13", "end_date": "2022-10-13",
+            "timezone": "America/Los_Angeles", "is_published": "y", "guest_limit": "0",
+            "rsvp_deadline": later.strftime("%Y-%m-%dT%H:%M")}
+    assert client.post(f"/organizer/events/{slug}/settings", data=data).status_code == 303
+
+    page = client.get(f"/rsvp/{token}").get_data(as_text=True)
+    assert "You can change your answer until" in page
+    assert f"{later:%H:%M} (America/Los Angeles)" in page
+    resp = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(page),
+                                               "answer": "accepted"})
+    assert resp.status_code == 303 and invitation(smtp_app).rsvp == "accepted"

@@ -9,6 +9,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     EmailField,
     Form,
     HiddenField,
@@ -20,9 +21,11 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     TextAreaField,
+    TimeField,
 )
 from wtforms.validators import (
     DataRequired,
+    InputRequired,
     Length,
     NumberRange,
     Optional,
@@ -31,7 +34,8 @@ from wtforms.validators import (
 
 from ..choices import CALIFORNIA_COUNTIES, INTERESTS, SECTORS, STATUSES
 from ..registration.forms import RegistrantWithEmail, _strip
-from ..validation import NoControlChars
+from ..validation import NoControlChars, normalize_mailbox
+from . import events
 from .services import PER_PAGE_CHOICES, ListFilters
 
 
@@ -179,3 +183,125 @@ class NewOrganizerForm(FlaskForm):
         DataRequired("Give an initial password."), Length(min=12, max=1024,
                                                           message="12 to 1024 characters.")],
         render_kw={"autocomplete": "new-password"})
+
+
+# --- events (admin) ---------------------------------------------------------------------------
+
+def _text(label: str, max_length: int, *, required: str | None = None,
+          multiline: bool = False, **kwargs: Any) -> Any:
+    """A stripped text field of at most ``max_length`` characters without control characters
+    (line breaks allowed when ``multiline``); ``required`` is the message when left empty."""
+    checks = [DataRequired(required) if required else Optional(),
+              Length(max=max_length), NoControlChars(multiline=multiline)]
+    if multiline:  # browsers send a textarea's line breaks as CRLF
+        return TextAreaField(label, filters=[_strip, _unix_newlines], validators=checks,
+                             **kwargs)
+    return StringField(label, filters=[_strip], validators=checks, **kwargs)
+
+
+def _unix_newlines(value: Any) -> Any:
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+def _local_time(label: str) -> DateTimeLocalField:
+    """A wall-clock date and time at the event's place (the browser's datetime-local input
+    sends ``2030-10-13T09:00``)."""
+    return DateTimeLocalField(label, validators=[Optional()],
+                              format=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M",
+                                      "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"])
+
+
+def _mailbox(form: Any, field: Any) -> None:
+    if field.data:
+        try:
+            field.data = normalize_mailbox(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+# Zones offered first: where the office's events take place.
+_FIRST_ZONES = ("America/Los_Angeles", "Asia/Shanghai")
+
+
+def _zone_choices() -> list[SelectChoice]:
+    rest = [z for z in events.time_zones() if z not in _FIRST_ZONES]
+    return _c([(z, z.replace("_", " ")) for z in (*_FIRST_ZONES, *rest)])
+
+
+class EventForm(FlaskForm):
+    """An event's settings as an admin edits them. Times are on the event's clock
+    (``timezone``); :meth:`settings` gives them in UTC, as stored."""
+
+    name_en = _text("Name (English)", 200, required="Give the event a name.")
+    name_zh = _text("Name (Simplified Chinese)", 200)
+    summary_en = _text("Summary (English)", 5000, multiline=True)
+    summary_zh = _text("Summary (Simplified Chinese)", 5000, multiline=True)
+    # InputRequired, not DataRequired: an impossible date keeps its "Not a valid date value."
+    start_date = DateField("First day", validators=[InputRequired("Give the first day.")])
+    end_date = DateField("Last day", validators=[InputRequired("Give the last day.")])
+    start_time = TimeField("Starts at", validators=[Optional()])
+    end_time = TimeField("Ends at", validators=[Optional()])
+    timezone = SelectField("Time zone", default="America/Los_Angeles")
+    venue = _text("Venue", 200)
+    city = _text("City", 120)
+    country = _text("Country", 80)
+    hosts = _text("Hosts", 2000, multiline=True)
+    organizers = _text("Organizers", 2000, multiline=True)
+    registration_opens_at = _local_time("Registration opens")
+    registration_closes_at = _local_time("Registration closes")
+    capacity = IntegerField("Capacity", validators=[
+        Optional(), NumberRange(1, 1_000_000, "Leave it empty, or give 1 to 1,000,000.")])
+    is_published = BooleanField("Published: listed on the public site and open for "
+                                "registration between the times above")
+    mail_from = StringField("Invitations from", filters=[_strip],
+                            validators=[Optional(), Length(max=254), _mailbox])
+    mail_reply_to = StringField("Replies to", filters=[_strip],
+                                validators=[Optional(), Length(max=254), _mailbox])
+    rsvp_deadline = _local_time("RSVP deadline")
+    guest_limit = IntegerField("Guests per invitee", default=0, validators=[
+        Optional(), NumberRange(0, 50, "Give a number from 0 to 50.")])
+
+    _LOCAL_TIMES = ("registration_opens_at", "registration_closes_at", "rsvp_deadline")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = _zone_choices()
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        ok = True
+        for name in self._LOCAL_TIMES:
+            value = self[name].data
+            if value is not None:
+                try:
+                    events.to_utc(value, self.timezone.data)
+                except ValueError as exc:
+                    self[name].errors = [*self[name].errors, str(exc)]
+                    ok = False
+        return ok
+
+    def settings(self) -> dict[str, Any]:
+        """The settings to store (after :meth:`validate`): times in UTC."""
+        values = {name: self[name].data for name in events.SETTINGS}
+        values["is_published"] = bool(values["is_published"])
+        values["guest_limit"] = values["guest_limit"] or 0
+        for name in self._LOCAL_TIMES:
+            if values[name] is not None:
+                values[name] = events.to_utc(values[name], values["timezone"])
+        for name in ("name_zh", "summary_en", "summary_zh", "venue", "city", "country",
+                     "hosts", "organizers", "mail_from", "mail_reply_to"):
+            values[name] = values[name] or ""
+        return values
+
+    def refuse(self, error: events.EventError) -> None:
+        """Show a rule the event service refused on its field."""
+        field = self[error.field]  # every rule names a field of this form
+        field.errors = [*field.errors, str(error)]
+
+
+class NewEventForm(EventForm):
+    slug = StringField("Address", filters=[_strip, lambda v: v.lower() if isinstance(v, str)
+                                           else v],
+                       validators=[DataRequired("Give the event an address."),
+                                   Length(max=events.SLUG_MAX)])

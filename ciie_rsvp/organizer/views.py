@@ -22,6 +22,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import privacy
@@ -32,14 +33,16 @@ from ..models import Event, Registration
 from ..outbox import dispatch
 from ..registration import services as registration_services
 from ..registration.forms import EraseForm
-from . import accounts, bp, exports, imports, services
+from . import accounts, bp, events, exports, imports, services
 from .auth import current_organizer, organizer_required
 from .forms import (
     BulkDecisionForm,
     DecisionForm,
+    EventForm,
     ExportForm,
     ImportConfirmForm,
     ImportUploadForm,
+    NewEventForm,
     NewOrganizerForm,
     NewRegistrationForm,
     NoteForm,
@@ -396,6 +399,48 @@ def set_organizer_active(organizer_id: int) -> BaseResponse:
     db.session.commit()
     flash(f"{target.email} is now {'active' if active else 'deactivated'}.", "success")
     return redirect(url_for(".organizers"), code=303)
+
+
+@bp.route("/admin/events/new", methods=["GET", "POST"])
+@organizer_required(role="admin")
+def new_event() -> str | BaseResponse | tuple[str, int]:
+    form = NewEventForm()
+    if form.validate_on_submit():
+        try:
+            event = events.create_event(form.slug.data, form.settings(),
+                                        by=current_organizer().email)
+            db.session.commit()
+        except events.EventError as exc:
+            db.session.rollback()
+            form.refuse(exc)
+        except IntegrityError:  # the same address taken at the same moment by another admin
+            db.session.rollback()
+            form.refuse(events.EventError("slug", "Another event already has this address."))
+        else:
+            flash(f"Created {event.name_en}."
+                  + ("" if event.is_published else " It is not published yet."), "success")
+            return redirect(url_for(".event_settings", slug=event.slug), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("organizer/event_settings.html", form=form, event=None), status
+
+
+@bp.route("/events/<slug>/settings", methods=["GET", "POST"])
+@organizer_required(role="admin")
+def event_settings(slug: str) -> str | BaseResponse | tuple[str, int]:
+    event = _event_or_404(slug)
+    form = EventForm(data=None if request.method == "POST" else events.settings_of(event))
+    if form.validate_on_submit():
+        try:
+            changed = events.update_event(event, form.settings(), by=current_organizer().email)
+        except events.EventError as exc:
+            db.session.rollback()
+            form.refuse(exc)
+        else:
+            db.session.commit()
+            flash("Saved." if changed else "Nothing was changed.", "success")
+            return redirect(url_for(".event_settings", slug=slug), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("organizer/event_settings.html", form=form, event=event), status
 
 
 @bp.get("/admin/exports")
