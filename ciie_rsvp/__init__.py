@@ -11,6 +11,7 @@ from flask import Flask
 from . import database, i18n
 from .config import build_config
 from .core import signing
+from .core.ids import IdConverter
 from .core.sessions import SessionInterface
 from .extensions import csrf, db, limiter, login_manager, migrate
 
@@ -36,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(settings)
     app.session_interface = SessionInterface()
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

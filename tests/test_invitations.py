@@ -99,6 +99,17 @@ ATTACKS = [
     ("{{ registrant.password }}", "has no attribute"),
     ("{% include 'base.html' %}", "cannot include"),
     ("{% extends 'base.html' %}", "cannot include"),
+    # string methods that would build a huge value are refused before they run
+    ("{{ registrant.first_name.center(10**9) }}", "characters"),
+    ("{{ registrant.first_name.ljust(10**9, '*') }}", "characters"),
+    ("{{ registrant.first_name.zfill(10**9) }}", "characters"),
+    ("{{ ('x' * 99999).replace('', 'y' * 99999) }}", "characters"),
+    ("{{ ('y' * 99999).join(['a'] * 50000) }}", "characters"),
+    ("{{ 'a\tb'.expandtabs(10**9) }}", "not available"),
+    ("{{ 'ab'.translate({97: 'x' * 99999}) }}", "not available"),
+    # nested deeper than Python compiles, or than the parser recurses
+    ("{% if 1 %}" * 100 + "x" + "{% endif %}" * 100, "nested too deeply"),
+    ("{{" + "(" * 500 + "1" + ")" * 500 + "}}", "Recursion"),
 ]
 
 
@@ -126,6 +137,20 @@ def test_output_size_is_capped():
     source = "{% for i in range(5000) %}{{ 'x' * 90 }}{% endfor %}"
     with pytest.raises(rendering.RenderError, match="larger than"):
         rendering.render_part(source, {}, html=False, max_output=100_000)
+
+
+@pytest.mark.parametrize("source", [
+    "{% if 1 %}" * 100 + "x" + "{% endif %}" * 100,
+    "{{" + "(" * 500 + "1" + ")" * 500 + "}}",
+    "{{ " + " + ".join(["1"] * 5000) + " }}",
+])
+def test_a_template_too_deeply_nested_to_compile_is_refused_on_saving(source):
+    """It parses, but Python cannot compile it (or the parser runs out of stack): saving it
+    would have left an event whose every send and preview failed."""
+    with pytest.raises(rendering.RenderError) as info:
+        rendering.check_syntax(source, part="HTML body")
+    assert "nested too deeply" in str(info.value)
+    assert rendering.check_syntax("{% if 1 %}" * 20 + "x" + "{% endif %}" * 20) is None
 
 
 def test_template_that_does_not_parse_is_refused_with_line_and_message(app, make_event):
@@ -418,7 +443,9 @@ def test_invalid_rsvp_tokens_get_a_friendly_page(client, token):
                 f"/unsubscribe/{token}"):
         resp = client.get(url)
         assert resp.status_code == 404
-        assert "invitation link is not valid" in resp.get_data(as_text=True)
+        # (an address with a NUL character gets the general "nothing at this address")
+        assert ("invitation link is not valid" if token != "%00" else "nothing at this address"
+                ) in resp.get_data(as_text=True)
     assert client.post(f"/unsubscribe/{token}").status_code == 404
 
 

@@ -121,6 +121,33 @@ def test_preview_of_a_hostile_template_fails_safely(client, console):
         assert resp.status_code == 200 and message in resp.get_data(as_text=True)
 
 
+def test_a_template_too_deep_to_compile_is_refused_and_sending_still_works(
+        app, client, smtp_server, console):
+    slug, regs = console
+    url = f"/organizer/events/{slug}/invitations/templates/welcome/en"
+    token = csrf_from(page(client, url))
+    deep = "{% if 1 %}" * 100 + "x" + "{% endif %}" * 100
+    resp = client.post(url, data={"csrf_token": token, "subject": "Hi", "body_html": deep,
+                                  "body_text": "Hi"})
+    assert resp.status_code == 422 and "nested too deeply" in resp.get_data(as_text=True)
+    preview = client.post(url + "/preview", data={"csrf_token": token, "subject": "s",
+                                                  "body_html": deep, "body_text": "t"})
+    assert preview.status_code == 200 and "nested too deeply" in preview.get_data(as_text=True)
+    huge = client.post(url + "/preview", data={
+        "csrf_token": token, "subject": "s", "body_text": "t",
+        "body_html": "{{ registrant.first_name.center(1000000000) }}"})
+    assert huge.status_code == 200 and "not allowed" in huge.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(InvitationTemplate.version).where(
+            InvitationTemplate.language == "en")) == 1
+    board = page(client, f"/organizer/events/{slug}/invitations")
+    sent = client.post(f"/organizer/events/{slug}/invitations/send",
+                       data={"csrf_token": csrf_from(board), "template": "welcome",
+                             "status": "approved"})
+    assert sent.status_code == 303
+    assert len(smtp_server.messages) == len(regs)
+
+
 def test_paused_queue_is_shown_and_can_be_resumed(app, client, console):
     slug, _ = console
     with app.app_context():

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 from werkzeug.wrappers import Response
 
 from ..database import mark_immediate, unmark_immediate
@@ -66,15 +66,24 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 def register_request_guards(app: Flask) -> None:
     @app.before_request
     def _guards() -> None:
+        # No field or address holds a NUL character (PostgreSQL's text cannot store one).
+        if "\x00" in request.path:
+            raise NotFound()  # no page has such an address
+        if b"%00" in request.query_string:
+            raise BadRequest(_("The address contains a NUL character."))
         if request.method in WRITE_METHODS:
             g.sqlite_immediate = mark_immediate()
+            # Multipart bodies (the CSV import) are read by their view, under its own size
+            # limit; the import checks them itself.
+            if request.mimetype != "application/x-www-form-urlencoded":
+                return
+            values = list(request.form.listvalues())
             # urlencoded bodies are not counted by Werkzeug's MAX_FORM_PARTS
             limit = app.config["MAX_FORM_FIELDS"]
-            if request.mimetype == "application/x-www-form-urlencoded" and (
-                len(request.form) > limit
-                or sum(len(v) for v in request.form.listvalues()) > limit * 5
-            ):
+            if len(request.form) > limit or sum(len(v) for v in values) > limit * 5:
                 raise BadRequest(_("This form has far too many fields."))
+            if any("\x00" in value for listed in values for value in listed):
+                raise BadRequest(_("A field contains a NUL character, which no field accepts."))
 
     @app.teardown_request
     def _end_immediate(_exc: BaseException | None) -> None:

@@ -20,6 +20,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from ..core.errors import form_expired
+from ..core.ids import valid_id
 from ..extensions import db
 from ..models import Event
 from ..organizer.auth import current_organizer, organizer_required
@@ -55,9 +56,12 @@ def _ids(name: str) -> list[int] | None:
     if not raw:
         return None
     try:
-        return [int(value) for value in raw[:5000]]
+        ids = [int(value) for value in raw[:5000]]
     except ValueError:
+        ids = []
+    if not ids or not all(valid_id(i) for i in ids):
         abort(400, description="The selection is not valid.")
+    return ids
 
 
 @admin_bp.get("")

@@ -8,6 +8,7 @@ from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAr
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
 from ..choices import STATUSES
+from ..core.ids import MAX_ID
 
 
 class RsvpForm(FlaskForm):
@@ -25,7 +26,8 @@ class TemplateForm(FlaskForm):
                                                        Length(max=64 * 1024)])
     body_text = TextAreaField("Text body", validators=[DataRequired("The text body is required."),
                                                        Length(max=64 * 1024)])
-    registration_id = IntegerField("Preview for", validators=[Optional()])
+    registration_id = IntegerField("Preview for", validators=[
+        Optional(), NumberRange(1, MAX_ID, "Not a registration number.")])
 
 
 class SelectionForm(FlaskForm):

@@ -209,6 +209,7 @@ class InvitationEnvironment(ImmutableSandboxedEnvironment):
         limits.tick(0)
         for arg in (*args, *kwargs.values()):
             _check_value(arg)
+        _check_growth(__obj, args, kwargs)
         limits.depth += 1
         try:
             if limits.depth > MAX_DEPTH:
@@ -304,6 +305,39 @@ class InvitationEnvironment(ImmutableSandboxedEnvironment):
         return value
 
 
+# String methods whose result can be far larger than their inputs. Sizes are checked before
+# the call: afterwards the memory has been taken (``name.center(10**9)`` builds 1 GB first).
+_PADDING = frozenset({"center", "ljust", "rjust", "zfill"})
+_REFUSED_METHODS = frozenset({"translate", "maketrans", "format_map", "expandtabs"})
+
+
+def _check_growth(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse a call of a string method that would build a value over :data:`MAX_STRING`."""
+    owner = getattr(func, "__self__", None)
+    if not isinstance(owner, str):
+        return
+    name = getattr(func, "__name__", "")
+    if name in _REFUSED_METHODS:
+        raise SecurityError(f"str.{name} is not available in invitation templates")
+    if name in _PADDING:
+        width = args[0] if args else kwargs.get("width", 0)
+        if isinstance(width, int) and width > MAX_STRING:
+            raise _too_big()
+    elif name == "replace" and len(args) >= 2:
+        old, new = str(args[0]), str(args[1])
+        count = args[2] if len(args) > 2 else kwargs.get("count", -1)
+        hits = owner.count(old) if old else len(owner) + 1
+        if isinstance(count, int) and count >= 0:
+            hits = min(hits, count)
+        if len(owner) + hits * max(0, len(new) - len(old)) > MAX_STRING:
+            raise _too_big()
+    elif name == "join" and args:
+        items = args[0]
+        count = len(items) if isinstance(items, list | tuple | set | frozenset | str) else 0
+        if _size(items) + len(owner) * count > MAX_STRING:
+            raise _too_big()
+
+
 def _replace_node(tree: nodes.Node, old: nodes.Node, new: nodes.Node) -> None:
     for parent in tree.find_all(nodes.Node):
         for name, value in parent.iter_fields():
@@ -365,11 +399,19 @@ def _capped_wordwrap(s: str, width: int = 79, break_long_words: bool = True,
 
 
 def check_syntax(source: str, *, part: str = "") -> None:
-    """Raise :class:`RenderError` with the line and message when ``source`` does not parse."""
+    """Raise :class:`RenderError` with the line and message when ``source`` does not parse, or
+    does not compile: Python refuses code nested over about a hundred blocks deep, and a
+    template that saved but cannot compile would stop every send and preview of its event."""
     try:
-        _environment(False).parse(source)
+        _environment(False).from_string(source)
     except TemplateSyntaxError as exc:
         raise RenderError(exc.message or "syntax error", lineno=exc.lineno, part=part) from exc
+    except (SyntaxError, RecursionError, MemoryError) as exc:
+        raise RenderError(_TOO_COMPLEX, part=part) from exc
+
+
+_TOO_COMPLEX = ("the template is nested too deeply or is too complex; use fewer nested "
+                "{% if %} / {% for %} blocks or parentheses")
 
 
 @dataclass
@@ -417,6 +459,8 @@ def render_part(source: str, data: dict[str, Any], *, html: bool, part: str = ""
             chunks.append(chunk)
     except TemplateSyntaxError as exc:
         raise RenderError(exc.message or "syntax error", lineno=exc.lineno, part=part) from exc
+    except SyntaxError as exc:  # compiling: nested too deeply for Python
+        raise RenderError(_TOO_COMPLEX, part=part) from exc
     except SecurityError as exc:
         raise RenderError(f"not allowed: {exc}", lineno=_lineno(exc), part=part) from exc
     except UndefinedError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -33,6 +34,7 @@ from wtforms.validators import (
 )
 
 from ..choices import CALIFORNIA_COUNTIES, INTERESTS, SECTORS, STATUSES
+from ..core.ids import valid_id
 from ..registration.forms import RegistrantWithEmail, _strip
 from ..validation import NoControlChars, normalize_mailbox
 from . import events
@@ -62,6 +64,13 @@ def _opt(pairs: list[tuple[str, str]], empty: str) -> list[SelectChoice]:
     return _c([("", empty), *pairs])
 
 
+def _plausible_day(form: Any, field: Any) -> None:
+    """Registrations are made in this era; a day far outside it (9999-12-31) is a typo, and
+    the day after it could not even be computed."""
+    if field.data and not dt.date(2000, 1, 1) <= field.data <= dt.date(2999, 12, 31):
+        raise ValidationError("Give a day between the years 2000 and 2999.")
+
+
 class FilterForm(Form):
     """The list's query string (GET, no CSRF): search, filters, order and paging.
 
@@ -76,8 +85,8 @@ class FilterForm(Form):
     county = SelectField("County", choices=_opt([(c, c) for c in CALIFORNIA_COUNTIES],
                                                 "Any county"), default="")
     interest = SelectField("Interest", choices=_opt(INTERESTS, "Any interest"), default="")
-    date_from = DateField("Registered from", validators=[Optional()])
-    date_to = DateField("Registered until", validators=[Optional()])
+    date_from = DateField("Registered from", validators=[Optional(), _plausible_day])
+    date_to = DateField("Registered until", validators=[Optional(), _plausible_day])
     sort = SelectField("Sort by", default="created", choices=_c([
         ("created", "Registration date"), ("company", "Company"), ("name", "Last name"),
         ("email", "Email"), ("status", "Status"), ("county", "County"), ("sector", "Sector")]))
@@ -132,6 +141,8 @@ class BulkDecisionForm(FlaskForm):
                         choices=_c([("selected", "Selected"), ("filtered", "All matching")]))
 
     def validate_ids(self, field: Any) -> None:
+        if not all(valid_id(i) for i in field.data or ()):
+            raise ValidationError("The selection is not valid.")
         if self.scope.data == "selected" and not field.data:
             raise ValidationError("Tick at least one registration, or apply the decision to "
                                   "all registrations matching the filters.")

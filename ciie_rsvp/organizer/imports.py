@@ -114,10 +114,14 @@ class Preview:
 
 def decode(content: bytes) -> str:
     try:
-        return content.decode("utf-8-sig")
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFileError("The file is not UTF-8 text. In Excel, save it as "
                            "“CSV UTF-8 (Comma delimited)”.") from exc
+    if "\x00" in text:  # a spreadsheet or other binary file; no field can hold a NUL either
+        raise ImportFileError("The file contains NUL characters, so it is not CSV text. In "
+                              "Excel, save it as “CSV UTF-8 (Comma delimited)”.")
+    return text
 
 
 def _map_value(name: str, value: str) -> Any:
@@ -236,7 +240,9 @@ def stage(event: Event, organizer: Organizer, filename: str, text: str) -> Impor
     """Keep an uploaded file until its preview is confirmed (older leftovers are dropped)."""
     db.session.execute(delete(ImportBatch).where(ImportBatch.created_at < utcnow() - BATCH_TTL))
     batch = ImportBatch(token=secrets.token_urlsafe(24), event_id=event.id,
-                        organizer_id=organizer.id, filename=filename[:200], content=text)
+                        organizer_id=organizer.id, content=text,
+                        filename="".join(c for c in filename if c.isprintable())[:200]
+                        or "upload.csv")
     db.session.add(batch)
     db.session.flush()
     return batch
