@@ -251,7 +251,8 @@ def test_withdrawn_registration_cannot_be_approved(app, client, login_organizer,
     login_organizer()
     token = csrf_from(client.get(f"/organizer/registrations/{reg_id}").get_data(True))
     resp = client.post(f"/organizer/registrations/{reg_id}/status",
-                       data={"csrf_token": token, "status": "approved"}, follow_redirects=True)
+                       data={"csrf_token": token, "status": "approved"})
+    assert resp.status_code == 409
     assert "withdrawn by the registrant" in resp.get_data(as_text=True)
     assert _status(app, reg_id) == "withdrawn"
 
@@ -286,10 +287,16 @@ def test_bulk_decision_on_selected_and_on_filtered_set(app, client, login_organi
         audited = db.session.scalars(select(AuditEntry.registration_id).where(
             AuditEntry.to_status == "approved", AuditEntry.detail == "bulk")).all()
     assert sorted(audited) == sorted(la)
-    # nothing ticked: a clear message, nothing changed
+    # nothing ticked, or nonsense: the list again with a clear message, nothing changed
     resp = client.post(f"{url}/bulk", data={"csrf_token": csrf_from(html), "decision": "approved",
-                                            "scope": "selected"}, follow_redirects=True)
+                                            "scope": "selected"})
+    assert resp.status_code == 422
     assert "Tick at least one registration" in resp.get_data(as_text=True)
+    for bad in ({"ids": "abc"}, {"ids": str(2**31)}, {"ids": str(la[0]), "decision": "bogus"},
+                {"ids": str(la[0]), "scope": "bogus"}):
+        data = {"csrf_token": csrf_from(html), "decision": "declined", "scope": "selected", **bad}
+        assert client.post(f"{url}/bulk", data=data).status_code == 422, bad
+    assert [_status(app, i) for i in la] == ["approved"] * 3
 
 
 def test_notes(app, client, login_organizer, make_event, make_registration):
@@ -413,7 +420,7 @@ def test_bad_bulk_input_and_empty_dashboard_are_not_500s(app, client, login_orga
                  {"decision": "approved", "scope": "everything"},
                  {"decision": "approved", "scope": "filtered", "date_from": "soon"}):
         resp = client.post(f"{url}/bulk", data={"csrf_token": token, **data})
-        assert resp.status_code in (303, 400), (data, resp.status_code)
+        assert resp.status_code in (400, 422), (data, resp.status_code)
     assert _status(app, reg_id) == "submitted"
     assert client.get("/organizer/events/no-such-event").status_code == 404
     assert client.get("/organizer/events/no-such-event/registrations").status_code == 404

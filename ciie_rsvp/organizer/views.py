@@ -92,11 +92,18 @@ def event_dashboard(slug: str) -> str:
 @organizer_required()
 def registrations(slug: str) -> str:
     event = _event_or_404(slug)
-    filters = _filters_or_400(request.args)
+    return _list_page(event, _filters_or_400(request.args), request.args)
+
+
+def _list_page(event: Event, filters: services.ListFilters, formdata: Any, *,
+               status: int = 200) -> tuple[str, int]:
+    """The registration list as ``filters`` select it (``formdata``: the list's query, or
+    the filters posted along with a refused bulk decision)."""
     page = services.list_registrations(event, filters)
     return render_template("organizer/registrations.html", event=event, filters=filters,
-                           page=page, filter_form=_filter_form(request.args),
-                           bulk_form=BulkDecisionForm(), export_form=ExportForm())
+                           page=page, filter_form=_filter_form(formdata),
+                           bulk_form=BulkDecisionForm(formdata=None), export_form=ExportForm()
+                           ), status
 
 
 def _filter_form(formdata: Any) -> Any:
@@ -107,13 +114,13 @@ def _filter_form(formdata: Any) -> Any:
 
 @bp.post("/events/<slug>/registrations/bulk")
 @organizer_required()
-def bulk_decision(slug: str) -> BaseResponse:
+def bulk_decision(slug: str) -> BaseResponse | tuple[str, int]:
     event = _event_or_404(slug)
     filters = _filters_or_400(request.form)
     form = BulkDecisionForm()
-    if not form.validate_on_submit():
+    if not form.validate_on_submit():  # the list again, with the reason (nothing changed)
         flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
-        return redirect(url_for(".registrations", slug=slug, **filters.query_args()), code=303)
+        return _list_page(event, filters, request.form, status=422)
     try:
         result = services.bulk_change_status(
             event, form.decision.data, current_organizer(),
@@ -122,7 +129,7 @@ def bulk_decision(slug: str) -> BaseResponse:
     except services.ServiceError as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for(".registrations", slug=slug, **filters.query_args()), code=303)
+        return _list_page(event, filters, request.form, status=422)
     db.session.commit()
     flash(f"{result.changed} registration{'s' if result.changed != 1 else ''} "
           f"{form.decision.data}; {result.unchanged} left unchanged.", "success")
@@ -183,24 +190,28 @@ def export(slug: str) -> BaseResponse:
 @bp.get("/registrations/<int:reg_id>")
 @organizer_required()
 def registration(reg_id: int) -> str:
-    reg = _registration_or_404(reg_id)
+    return _detail_page(_registration_or_404(reg_id))
+
+
+def _detail_page(reg: Registration) -> str:
     return render_template("organizer/registration.html", detail=services.registration_detail(reg),
-                           event=reg.event, decision_form=DecisionForm(), note_form=NoteForm())
+                           event=reg.event, decision_form=DecisionForm(formdata=None),
+                           note_form=NoteForm(formdata=None))
 
 
 @bp.post("/registrations/<int:reg_id>/status")
 @organizer_required()
-def decide(reg_id: int) -> BaseResponse:
+def decide(reg_id: int) -> BaseResponse | tuple[str, int]:
     reg = _registration_or_404(reg_id)
     form = DecisionForm()
     if not form.validate_on_submit():
         form_refused(form, "Choose approve, waitlist or decline.")
     try:
         changed = services.change_status(reg, form.status.data, current_organizer())
-    except services.ServiceError as exc:
+    except services.ServiceError as exc:  # e.g. withdrawn by the registrant: the page again
         db.session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for(".registration", reg_id=reg_id), code=303)
+        return _detail_page(reg), 409
     db.session.commit()
     flash(f"Registration {form.status.data}." if changed else "Nothing changed.", "success")
     return redirect(url_for(".registration", reg_id=reg_id), code=303)
@@ -255,6 +266,9 @@ def add_note(reg_id: int) -> BaseResponse | tuple[str, int]:
 @organizer_required()
 def edit_registration(reg_id: int) -> str | BaseResponse | tuple[str, int]:
     reg = _registration_or_404(reg_id)
+    if reg.erased_at is not None:  # filling it in again would undo the erasure
+        abort(409, description="The personal data of this registration was erased; it "
+                               "cannot be edited.")
     form = OrganizerRegistrationForm(obj=reg)
     if form.validate_on_submit():
         try:
@@ -376,14 +390,17 @@ def organizers() -> str | BaseResponse | tuple[str, int]:
             db.session.commit()
             flash(f"Created {created.role} {created.email}.", "success")
             return redirect(url_for(".organizers"), code=303)
-    status = 422 if request.method == "POST" else 200
+    return _organizers_page(form), 422 if request.method == "POST" else 200
+
+
+def _organizers_page(form: NewOrganizerForm) -> str:
     return render_template("organizer/organizers.html", organizers=accounts.list_organizers(),
-                           form=form, action_form=PostForm()), status
+                           form=form, action_form=PostForm())
 
 
 @bp.post("/admin/organizers/<int:organizer_id>/active")
 @organizer_required(role="admin")
-def set_organizer_active(organizer_id: int) -> BaseResponse:
+def set_organizer_active(organizer_id: int) -> BaseResponse | tuple[str, int]:
     if not PostForm().validate_on_submit():
         form_expired()
     target = accounts.get_organizer(organizer_id)
@@ -392,10 +409,10 @@ def set_organizer_active(organizer_id: int) -> BaseResponse:
     active = request.form.get("active") == "1"
     try:
         accounts.set_active(target, active, by=current_organizer())
-    except accounts.AccountError as exc:
+    except accounts.AccountError as exc:  # e.g. deactivating oneself: the page again
         db.session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for(".organizers"), code=303)
+        return _organizers_page(NewOrganizerForm(formdata=None)), 409
     db.session.commit()
     flash(f"{target.email} is now {'active' if active else 'deactivated'}.", "success")
     return redirect(url_for(".organizers"), code=303)

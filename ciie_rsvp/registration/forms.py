@@ -402,4 +402,6 @@ class EraseForm(FlaskForm):
 
     confirm = BooleanField(_l("Yes, delete my personal data. I understand this cannot be "
                               "undone."),
-                           validators=[DataRequired(_l("Tick the box to confirm."))])
+                           validators=[DataRequired(_l("Tick the box to confirm."))],
+                           # not only the browser's "y": any "no" a client may send is no
+                           false_values=(False, "false", "", "n", "no", "off", "0"))
