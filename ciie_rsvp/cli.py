@@ -276,7 +276,8 @@ def deliver_after_commit(ids: list[Any]) -> None:
     if current_app.config.get("BROKER_URL") or current_app.config["MAIL_DELIVERY"] not in (
             "auto", "inline"):
         dispatch(ids)
-        click.echo("handed to the delivery worker")
+        queued = len([i for i in ids if i is not None])
+        click.echo(f"handed {queued} to the delivery worker" if queued else "nothing to deliver")
         return
     total = len([i for i in ids if i is not None])
 

@@ -55,7 +55,7 @@ def test_send_hands_mail_to_a_celery_worker(app, smtp_server, make_event, make_i
     with start_worker(celery, perform_ping_check=False, loglevel="WARNING"):
         result = app.test_cli_runner().invoke(args=["invitations", "send", "--event", slug])
         assert result.exit_code == 0, result.output
-        assert "handed to the delivery worker" in result.output
+        assert "handed 4 to the delivery worker" in result.output
         wait_for(lambda: len(smtp_server.messages) >= 4)
     assert sorted(r[0] for _, r, _ in smtp_server.messages) == emails
 

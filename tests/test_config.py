@@ -26,6 +26,22 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path):
     assert out.split() == ["https://from-dotenv.example.org", "smtp://127.0.0.1:2525"]
 
 
+def test_the_sample_env_file_loads_the_same_in_the_shell_and_in_systemd_style(tmp_path):
+    """The deploy step sources docs/deploy/env.example with ``set -a && . FILE``; an unquoted
+    ``Name <address>`` once stopped the shell at that line and silently dropped the rest."""
+    from pathlib import Path
+
+    from dotenv import dotenv_values
+
+    sample = Path(__file__).resolve().parent.parent / "docs/deploy/env.example"
+    expected = dotenv_values(sample)  # what systemd's EnvironmentFile= reads, quotes removed
+    assert expected["CIIE_RSVP_MAIL_FROM"] == "CIIE California Delegation <rsvp@example.org>"
+    out = subprocess.run(["sh", "-ec", f"set -a; . '{sample}'; set +a; env -0"],
+                         capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"})
+    shell = dict(line.split("=", 1) for line in out.stdout.split("\0") if "=" in line)
+    assert {k: shell.get(k) for k in expected} == expected
+
+
 def test_secret_key_is_generated_once_and_private(tmp_path):
     first = load_or_create_secret_key(tmp_path)
     assert len(first) == 64

@@ -157,3 +157,13 @@ def test_import_upload_limit_and_csrf(app, client, login_organizer, make_event):
     assert app.config["MAX_CONTENT_LENGTH"] < len(medium) < app.config["IMPORT_MAX_BYTES"]
     resp = _upload(client, slug, medium)
     assert resp.status_code == 200 and "1500 new" in resp.get_data(as_text=True)
+
+
+def test_the_upload_page_lists_the_values_coded_columns_accept(client, login_organizer,
+                                                               make_event):
+    slug = make_event()
+    login_organizer()
+    html = client.get(f"/organizer/events/{slug}/import").get_data(as_text=True)
+    for value in ("food_agriculture", "Food and agricultural products", "50-249", "matchmaking",
+                  "zh-Hans", "San Luis Obispo"):
+        assert value in html, value

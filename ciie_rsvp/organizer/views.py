@@ -332,7 +332,7 @@ def import_registrations(slug: str) -> str | tuple[str, int]:
     form = ImportUploadForm()
     if not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
-        return render_template("organizer/import.html", event=event, form=form), status
+        return _import_page(event, form), status
     upload = form.file.data
     try:
         text = imports.decode(upload.read())
@@ -340,12 +340,22 @@ def import_registrations(slug: str) -> str | tuple[str, int]:
     except imports.ImportFileError as exc:
         db.session.rollback()
         form.file.errors = [str(exc)]
-        return render_template("organizer/import.html", event=event, form=form), 422
+        return _import_page(event, form), 422
     batch = imports.stage(event, current_organizer(), upload.filename or "upload.csv", text)
     db.session.commit()
     confirm = ImportConfirmForm(token=batch.token)
     return render_template("organizer/import_preview.html", event=event, preview=preview,
                            confirm=confirm, filename=batch.filename)
+
+
+def _import_page(event: Event, form: ImportUploadForm) -> str:
+    """The upload form, with the values each coded column accepts."""
+    from .. import choices
+
+    vocabulary = [("sector", choices.SECTORS), ("company_size", choices.COMPANY_SIZES),
+                  ("interests", choices.INTERESTS), ("language", choices.LANGUAGES)]
+    return render_template("organizer/import.html", event=event, form=form,
+                           vocabulary=vocabulary, counties=choices.CALIFORNIA_COUNTIES)
 
 
 @bp.post("/events/<slug>/import/confirm")
