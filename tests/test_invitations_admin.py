@@ -213,3 +213,12 @@ def test_staff_sign_in_is_required(app, make_event):
     anonymous = app.test_client()
     resp = anonymous.get(f"/organizer/events/{slug}/invitations")
     assert resp.status_code == 302 and "/organizer/login" in resp.headers["Location"]
+
+
+def test_the_editor_opens_only_for_names_that_can_be_saved(client, console):
+    slug, _ = console
+    base = f"/organizer/events/{slug}/invitations/templates"
+    assert client.get(f"{base}/welcome/en").status_code == 200
+    assert client.get(f"{base}/reminder-2/en").status_code == 200
+    for name in ("we!rd", "a" * 41, "dot.name"):
+        assert client.get(f"{base}/{name}/en").status_code == 404, name

@@ -106,6 +106,7 @@ def _check_language(language: str) -> None:
 def edit_template(slug: str, name: str, language: str) -> tuple[str, int]:
     event = _event(slug)
     _check_language(language)
+    _check_name(name)
     row = services.templates_of(event, name).get(language)
     form = TemplateForm(obj=row) if row else TemplateForm()
     if row is None and name == services.DEFAULT_TEMPLATE:
@@ -114,13 +115,19 @@ def edit_template(slug: str, name: str, language: str) -> tuple[str, int]:
     return _template_page(event, name, language, form)
 
 
+def _check_name(name: str) -> None:
+    """Template names are short words (``welcome``, ``reminder-2``): the editor opens for
+    what can be saved, nothing else."""
+    if len(name) > 40 or not name.replace("-", "").replace("_", "").isalnum():
+        abort(404, description="Unknown template.")
+
+
 @admin_bp.post("/templates/<name>/<language>")
 @organizer_required()
 def save_template(slug: str, name: str, language: str) -> Response | tuple[str, int]:
     event = _event(slug)
     _check_language(language)
-    if len(name) > 40 or not name.replace("-", "").replace("_", "").isalnum():
-        abort(404, description="Unknown template.")
+    _check_name(name)
     form = TemplateForm()
     if not form.validate_on_submit():
         errors = [f"{form[k].label.text}: {' '.join(v)}" for k, v in form.errors.items()
