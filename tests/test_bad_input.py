@@ -157,3 +157,18 @@ def test_an_erasure_answered_no_erases_nothing(app, client, login_organizer, mak
                        data={"csrf_token": csrf_from(detail), "confirm": answer})
     assert resp.status_code in (400, 422)
     assert _snapshot(app) == before
+
+
+def test_an_admin_deactivating_themselves_is_refused_with_a_4xx(app, client,
+                                                                 login_organizer):
+    from ciie_rsvp.models import Organizer
+
+    email = login_organizer("admin")
+    with app.app_context():
+        me = db.session.scalar(select(Organizer.id).where(Organizer.email == email))
+    page = client.get("/organizer/admin/organizers").get_data(as_text=True)
+    resp = client.post(f"/organizer/admin/organizers/{me}/active",
+                       data={"csrf_token": csrf_from(page), "active": "0"})
+    assert resp.status_code == 409
+    assert "You cannot deactivate your own account." in resp.get_data(as_text=True)
+    assert client.get("/organizer/").status_code == 200  # still signed in, still active
