@@ -258,3 +258,13 @@ def test_mailbox_accepted(app, value, expected):
 def test_mailbox_refused(app, value):
     with app.test_request_context(), pytest.raises(ValueError):
         normalize_mailbox(value)
+
+
+def test_an_event_stored_with_an_unknown_zone_still_opens_its_settings(app, client,
+                                                                       login_organizer,
+                                                                       make_event):
+    slug = make_event(timezone="Atlantis/Capital",
+                      registration_opens_at=dt.datetime(2030, 3, 1, 17, tzinfo=UTC))
+    login_organizer("admin")
+    page = client.get(f"/organizer/events/{slug}/settings")
+    assert page.status_code == 200 and 'value="2030-03-01T17:00"' in page.get_data(True)

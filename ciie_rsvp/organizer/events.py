@@ -135,6 +135,8 @@ def update_event(event: Event, values: dict[str, Any], *, by: str) -> list[str]:
 def settings_of(event: Event) -> dict[str, Any]:
     """The event's settings as the form shows them (times on the event's clock)."""
     values = {name: getattr(event, name) for name in SETTINGS}
+    # a zone this machine does not know (stored by hand) shows its times in UTC until fixed
+    zone = event.timezone if event.timezone in time_zones() else "UTC"
     for name in ("registration_opens_at", "registration_closes_at", "rsvp_deadline"):
-        values[name] = to_local(values[name], event.timezone)
+        values[name] = to_local(values[name], zone)
     return values
