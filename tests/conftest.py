@@ -228,6 +228,17 @@ def valid_registration(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
+@contextmanager
+def writing(app: Flask) -> Iterator[None]:
+    """An app context whose SQLite transactions begin IMMEDIATE, as a request's do: a live
+    server writing the same file meanwhile then makes the builder wait for the lock (busy
+    timeout) instead of failing at once when its read snapshot went stale."""
+    from ciie_rsvp.database import immediate_transactions
+
+    with app.app_context(), immediate_transactions():
+        yield
+
+
 @pytest.fixture
 def make_event(app: Flask) -> Callable[..., Any]:
     """Builder: ``make_event(slug=..., **fields)`` returns the new event's slug."""
@@ -247,7 +258,7 @@ def make_event(app: Flask) -> Callable[..., Any]:
             "organizers": "World Trade Center Los Angeles",
         }
         defaults.update(fields)
-        with app.app_context():
+        with writing(app):
             db.session.add(Event(**defaults))
             db.session.commit()
         return defaults["slug"]
@@ -398,7 +409,7 @@ def make_invitee(app: Flask) -> Callable[..., int]:
         }
         values.update(fields)
         values.setdefault("email_normalized", values["email"].lower())
-        with app.app_context():
+        with writing(app):
             event = db.session.scalar(db.select(Event).where(Event.slug == slug))
             reg = Registration(event_id=event.id, **values)
             db.session.add(reg)
@@ -421,7 +432,7 @@ def make_organizer(app: Flask) -> Callable[..., str]:
     def _make(role: str = "staff", email: str | None = None, password: str = ORGANIZER_PASSWORD,
               name: str = "Olivia Organizer") -> str:
         email = email or f"{role}-{uuid.uuid4().hex[:6]}@wtcla.example.org"
-        with app.app_context():
+        with writing(app):
             create_organizer(email, name, password, role)
             db.session.commit()
         return email
@@ -475,7 +486,7 @@ def make_registration(app: Flask) -> Callable[..., int]:
         interests = fields.pop("interests", ["exhibit"])
         values.update(fields)
         values.setdefault("email_normalized", values["email"].lower())
-        with app.app_context():
+        with writing(app):
             event_id = db.session.scalar(
                 db.select(Event.id).where(Event.slug == slug))
             reg = Registration(event_id=event_id, manage_token_hash=new_token()[1], **values)
