@@ -273,13 +273,12 @@ def deliver_after_commit(ids: list[Any]) -> None:
     a delivery worker otherwise takes it from the outbox."""
     from .outbox import deliver_all, dispatch
 
+    total = len([i for i in ids if i is not None])
     if current_app.config.get("BROKER_URL") or current_app.config["MAIL_DELIVERY"] not in (
             "auto", "inline"):
         dispatch(ids)
-        queued = len([i for i in ids if i is not None])
-        click.echo(f"handed {queued} to the delivery worker" if queued else "nothing to deliver")
+        click.echo(f"handed {total} to the delivery worker" if total else "nothing to deliver")
         return
-    total = len([i for i in ids if i is not None])
 
     def progress(report: Any) -> None:
         click.echo(f"delivered {report.sent + report.failed + report.retrying}/{total}: "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from email.headerregistry import Address
+from email.utils import getaddresses
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -68,9 +70,6 @@ def normalize_email(value: str) -> str:
 def normalize_mailbox(value: str) -> str:
     """An address header value, ``Name <address>`` or a bare address, checked and written out
     the standard way (the display name quoted when it needs to be, kept in Unicode)."""
-    from email.headerregistry import Address
-    from email.utils import getaddresses
-
     if has_control_chars(value):
         raise ValueError(_("The address must not contain line breaks or control characters."))
     found = getaddresses([value])

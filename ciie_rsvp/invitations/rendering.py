@@ -324,18 +324,25 @@ def _check_growth(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> N
         if isinstance(width, int) and width > MAX_STRING:
             raise _too_big()
     elif name == "replace" and len(args) >= 2:
-        old, new = str(args[0]), str(args[1])
         count = args[2] if len(args) > 2 else kwargs.get("count", -1)
-        hits = owner.count(old) if old else len(owner) + 1
-        if isinstance(count, int) and count >= 0:
-            hits = min(hits, count)
-        if len(owner) + hits * max(0, len(new) - len(old)) > MAX_STRING:
-            raise _too_big()
-    elif name == "join" and args:
-        items = args[0]
-        count = len(items) if isinstance(items, list | tuple | set | frozenset | str) else 0
-        if _size(items) + len(owner) * count > MAX_STRING:
-            raise _too_big()
+        _check_replace(owner, str(args[0]), str(args[1]), count)
+    elif name == "join" and args and isinstance(args[0], list | tuple | set | frozenset | str):
+        _check_join(args[0], owner)
+
+
+def _check_replace(s: str, old: str, new: str, count: Any) -> None:
+    """Refuse ``s.replace(old, new, count)`` when its result would exceed :data:`MAX_STRING`."""
+    hits = s.count(old) if old else len(s) + 1
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    if len(s) + hits * max(0, len(new) - len(old)) > MAX_STRING:
+        raise _too_big()
+
+
+def _check_join(items: Any, separator: str) -> None:
+    """Refuse joining ``items`` with ``separator`` when the result would exceed the cap."""
+    if _size(items) + len(separator) * len(items) > MAX_STRING:
+        raise _too_big()
 
 
 def _replace_node(tree: nodes.Node, old: nodes.Node, new: nodes.Node) -> None:
@@ -356,11 +363,7 @@ def _checked_replace(replace: Callable[..., Any]) -> Callable[..., Any]:
     def do_replace(eval_ctx: EvalContext, s: str, old: str, new: str,
                    count: int | None = None) -> str:
         s, old, new = str(s), str(old), str(new)
-        hits = s.count(old) if old else len(s) + 1
-        if count is not None:
-            hits = min(hits, max(count, 0))
-        if len(s) + hits * max(0, len(new) - len(old)) > MAX_STRING:
-            raise _too_big()
+        _check_replace(s, old, new, max(count, 0) if count is not None else -1)
         return replace(eval_ctx, s, old, new, count)
 
     return do_replace
@@ -371,8 +374,7 @@ def _checked_join(join: Callable[..., Any]) -> Callable[..., Any]:
     def do_join(eval_ctx: EvalContext, value: Iterable[Any], d: str = "",
                 attribute: str | int | None = None) -> str:
         items = list(value)
-        if _size(items) + len(str(d)) * len(items) > MAX_STRING:
-            raise _too_big()
+        _check_join(items, str(d))
         return join(eval_ctx, items, d, attribute)
 
     return do_join

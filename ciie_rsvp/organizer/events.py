@@ -33,6 +33,10 @@ SETTINGS = (
 )
 
 
+# Instants an admin types as wall-clock times on the event's clock.
+LOCAL_TIMES = ("registration_opens_at", "registration_closes_at", "rsvp_deadline")
+
+
 class EventError(ValueError):
     """A change that would break a rule; ``field`` names the setting it is about."""
 
@@ -45,6 +49,11 @@ class EventError(ValueError):
 def time_zones() -> tuple[str, ...]:
     """The IANA zone names this machine knows (from the ``tzdata`` package), sorted."""
     return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def event_zone(event: Event) -> str:
+    """The event's time zone name, or ``UTC`` when it names none this machine knows."""
+    return event.timezone if event.timezone in time_zones() else "UTC"
 
 
 def to_utc(local: dt.datetime, zone: str) -> dt.datetime:
@@ -135,8 +144,7 @@ def update_event(event: Event, values: dict[str, Any], *, by: str) -> list[str]:
 def settings_of(event: Event) -> dict[str, Any]:
     """The event's settings as the form shows them (times on the event's clock)."""
     values = {name: getattr(event, name) for name in SETTINGS}
-    # a zone this machine does not know (stored by hand) shows its times in UTC until fixed
-    zone = event.timezone if event.timezone in time_zones() else "UTC"
-    for name in ("registration_opens_at", "registration_closes_at", "rsvp_deadline"):
+    zone = event_zone(event)  # a zone stored by hand that is unknown: times in UTC until fixed
+    for name in LOCAL_TIMES:
         values[name] = to_local(values[name], zone)
     return values

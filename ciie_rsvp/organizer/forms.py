@@ -272,34 +272,32 @@ class EventForm(FlaskForm):
     guest_limit = IntegerField("Guests per invitee", default=0, validators=[
         Optional(), NumberRange(0, 50, "Give a number from 0 to 50.")])
 
-    _LOCAL_TIMES = ("registration_opens_at", "registration_closes_at", "rsvp_deadline")
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.timezone.choices = _zone_choices()
+        self._instants: dict[str, dt.datetime | None] = {}
 
     def validate(self, extra_validators: Any = None) -> bool:
+        """The fields' own checks, then each wall-clock time placed on the event's clock
+        (a time the clocks skip there is refused on its field)."""
+        self._instants = {}
         if not super().validate(extra_validators):
             return False
-        ok = True
-        for name in self._LOCAL_TIMES:
+        for name in events.LOCAL_TIMES:
             value = self[name].data
-            if value is not None:
-                try:
-                    events.to_utc(value, self.timezone.data)
-                except ValueError as exc:
-                    self[name].errors = [*self[name].errors, str(exc)]
-                    ok = False
-        return ok
+            try:
+                self._instants[name] = (None if value is None
+                                        else events.to_utc(value, self.timezone.data))
+            except ValueError as exc:
+                self[name].errors = [*self[name].errors, str(exc)]
+        return len(self._instants) == len(events.LOCAL_TIMES)
 
     def settings(self) -> dict[str, Any]:
         """The settings to store (after :meth:`validate`): times in UTC."""
         values = {name: self[name].data for name in events.SETTINGS}
+        values.update(self._instants)
         values["is_published"] = bool(values["is_published"])
         values["guest_limit"] = values["guest_limit"] or 0
-        for name in self._LOCAL_TIMES:
-            if values[name] is not None:
-                values[name] = events.to_utc(values[name], values["timezone"])
         for name in ("name_zh", "summary_en", "summary_zh", "venue", "city", "country",
                      "hosts", "organizers", "mail_from", "mail_reply_to"):
             values[name] = values[name] or ""

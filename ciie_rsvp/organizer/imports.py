@@ -75,6 +75,11 @@ LANGUAGE_CODES = _lookup(LANGUAGES, {"english": "en", "chinese": "zh-Hans", "zh"
                                      "简体中文": "zh-Hans", "中文": "zh-Hans"})
 INTEREST_CODES = _lookup(INTERESTS)
 COUNTIES = {_norm(c): c for c in CALIFORNIA_COUNTIES}
+# What the upload page lists for the coded columns (each takes the code or the English label;
+# county takes any of CALIFORNIA_COUNTIES, with or without "County").
+CODED_COLUMNS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("sector", SECTORS), ("company_size", COMPANY_SIZES), ("interests", INTERESTS),
+    ("language", LANGUAGES)]
 
 
 @dataclass

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Select, and_, case, cast, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,7 @@ from ..models import (
 from ..registration import services as registration_services
 from ..tokens import new_token
 from . import duplicates
+from .events import event_zone
 
 # Decisions an organizer can take, and the statuses they apply to (a withdrawal is the
 # registrant's own decision: organizers cannot overrule it).
@@ -179,15 +180,6 @@ class EventStats:
     by_interest: list[tuple[str, int]]
     per_day: list[tuple[dt.date, int]]  # calendar days in ``day_zone``
     day_zone: str = "UTC"
-
-
-def event_zone(event: Event) -> str:
-    """The event's time zone name, or ``UTC`` when it names none this machine knows."""
-    try:
-        ZoneInfo(event.timezone or "")
-    except (ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-    return event.timezone
 
 
 def utc_offset_spans(zone: str, start: dt.datetime, end: dt.datetime

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import privacy
+from ..choices import CALIFORNIA_COUNTIES
 from ..core.errors import form_expired, form_refused
 from ..database import deferred_transactions, immediate_transactions
 from ..extensions import csrf, db
@@ -350,12 +351,8 @@ def import_registrations(slug: str) -> str | tuple[str, int]:
 
 def _import_page(event: Event, form: ImportUploadForm) -> str:
     """The upload form, with the values each coded column accepts."""
-    from .. import choices
-
-    vocabulary = [("sector", choices.SECTORS), ("company_size", choices.COMPANY_SIZES),
-                  ("interests", choices.INTERESTS), ("language", choices.LANGUAGES)]
     return render_template("organizer/import.html", event=event, form=form,
-                           vocabulary=vocabulary, counties=choices.CALIFORNIA_COUNTIES)
+                           vocabulary=imports.CODED_COLUMNS, counties=CALIFORNIA_COUNTIES)
 
 
 @bp.post("/events/<slug>/import/confirm")
@@ -447,8 +444,7 @@ def new_event() -> str | BaseResponse | tuple[str, int]:
             flash(f"Created {event.name_en}."
                   + ("" if event.is_published else " It is not published yet."), "success")
             return redirect(url_for(".event_settings", slug=event.slug), code=303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("organizer/event_settings.html", form=form, event=None), status
+    return _settings_page(form, None)
 
 
 @bp.route("/events/<slug>/settings", methods=["GET", "POST"])
@@ -466,8 +462,13 @@ def event_settings(slug: str) -> str | BaseResponse | tuple[str, int]:
             db.session.commit()
             flash("Saved." if changed else "Nothing was changed.", "success")
             return redirect(url_for(".event_settings", slug=slug), code=303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("organizer/event_settings.html", form=form, event=event), status
+    return _settings_page(form, event)
+
+
+def _settings_page(form: EventForm, event: Event | None) -> tuple[str, int]:
+    """The settings form of ``event`` (None: a new one); 422 when a POST was refused."""
+    return (render_template("organizer/event_settings.html", form=form, event=event),
+            422 if request.method == "POST" else 200)
 
 
 @bp.get("/admin/exports")
