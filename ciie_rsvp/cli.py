@@ -371,7 +371,10 @@ def invitations_remind(slug: str, round_: int | None) -> None:
 
     event = _event_or_fail(slug)
     round_ = round_ or services.next_round(event)
-    result = services.remind(event, round_=round_)
+    try:
+        result = services.remind(event, round_=round_)
+    except services.InvitationError as exc:
+        raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(f"round {round_}: queued {result.reminded} reminder(s); "
                f"skipped {len(result.skipped)}")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ciie_rsvp.extensions import db
 from ciie_rsvp.invitations import services
-from ciie_rsvp.models import Event, InvitationTemplate, OutboxMessage
+from ciie_rsvp.models import Event, Invitation, InvitationTemplate, OutboxMessage
 from ciie_rsvp.outbox import _pause
 from tests.conftest import csrf_from, text_body
 
@@ -190,6 +190,37 @@ def test_resend_failed_and_remind_selected_from_the_board(app, client, smtp_serv
     reminders = [m for m in smtp_server.parsed() if m["Subject"].startswith("Reminder:")]
     assert sorted(m["To"].addresses[0].addr_spec for m in reminders) == [
         "ana@example.com", "maria@example.com", "wei@example.com"]
+
+
+def test_a_reminder_round_past_the_next_one_is_refused(app, client, smtp_server, console):
+    """A hand-made round 1000 used to be stored as sent, which then held back rounds 2-999."""
+    slug, _regs = console
+    base = f"/organizer/events/{slug}/invitations"
+    preflight = page(client, f"{base}/preflight?template=welcome&status=approved")
+    client.post(f"{base}/send", data={"csrf_token": csrf_from(preflight), "template": "welcome",
+                                      "status": "approved"})
+    board = page(client, base)
+    assert 'name="round" value="2"' in board
+
+    def stored() -> list[tuple]:
+        with app.app_context():
+            return [tuple(r) for r in db.session.execute(
+                select(Invitation.id, Invitation.rounds).order_by(Invitation.id))]
+
+    before, sent = stored(), len(smtp_server.messages)
+    resp = client.post(f"{base}/remind", data={"csrf_token": csrf_from(board), "round": "1000"})
+    assert resp.status_code == 409
+    assert "the next reminder round is 2" in resp.get_data(as_text=True)
+    assert stored() == before and len(smtp_server.messages) == sent
+    # the round the page offers still goes out
+    resp = client.post(f"{base}/remind", data={"csrf_token": csrf_from(board), "round": "2"})
+    assert resp.status_code == 303
+    assert [r for _i, r in stored()] == [2, 2, 2]
+    # and the command line says why, without a traceback
+    out = app.test_cli_runner().invoke(args=["invitations", "remind", "--event", slug,
+                                             "--round", "9"])
+    assert out.exit_code == 1 and "the next reminder round is 3" in out.output
+    assert out.exception is None or isinstance(out.exception, SystemExit)
 
 
 def test_bad_input_is_a_client_error(client, console):

@@ -235,8 +235,13 @@ def remind(slug: str) -> Response:
     form = RoundForm()
     if not form.validate_on_submit():
         form_expired()
-    result = services.remind(event, round_=form.round.data, invitation_ids=_ids("invitation_id"),
-                             organizer_id=current_organizer().id)
+    try:
+        result = services.remind(event, round_=form.round.data,
+                                 invitation_ids=_ids("invitation_id"),
+                                 organizer_id=current_organizer().id)
+    except services.InvitationError as exc:
+        db.session.rollback()
+        abort(409, description=str(exc))
     db.session.commit()
     dispatch(result.outbox_ids)
     flash(f"{result.reminded} reminder(s) queued (round {form.round.data}); those who "

@@ -529,6 +529,12 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
     """
     if round_ < 2:
         raise InvitationError("reminders start at round 2")
+    latest = next_round(event)
+    if round_ > latest:
+        # A round past the next one would mark invitations as reminded more often than they
+        # were, and hold back the rounds in between.
+        raise InvitationError(f"Round {round_} cannot be sent: the next reminder round is "
+                              f"{latest}. Reload the page and try again.")
     query = select(Invitation).where(Invitation.event_id == event.id,
                                      Invitation.rsvp == RsvpAnswer.PENDING.value)
     if invitation_ids is not None:
