@@ -5,6 +5,7 @@ registration filled in again, an erasure confirmed with "n"."""
 from __future__ import annotations
 
 import io
+import urllib.parse
 
 import pytest
 from sqlalchemy import func, select
@@ -172,3 +173,33 @@ def test_an_admin_deactivating_themselves_is_refused_with_a_4xx(app, client,
     assert resp.status_code == 409
     assert "You cannot deactivate your own account." in resp.get_data(as_text=True)
     assert client.get("/organizer/").status_code == 200  # still signed in, still active
+
+
+def test_a_form_body_that_is_not_utf8_is_refused_not_stored_changed(app, client, make_event):
+    """Werkzeug reads bytes that are not UTF-8 as U+FFFD; the service used to store that."""
+    slug = make_event()
+    form = form_fields(client.get(f"/events/{slug}/register").get_data(as_text=True))
+    fields = {**valid_registration(), **form}
+    body = urllib.parse.urlencode({k: v for k, v in fields.items() if k != "company"},
+                                  doseq=True)
+    for company in (b"Caf%E9%20Corp", b"%C3%28", b"%ED%A0%80"):  # Latin-1, bad, a surrogate
+        resp = client.post(f"/events/{slug}/register", data=body.encode() + b"&company="
+                           + company, content_type="application/x-www-form-urlencoded")
+        assert resp.status_code == 400 and "UTF-8" in resp.get_data(as_text=True), company
+    assert _snapshot(app) == []
+    # U+FFFD itself and "%", sent as proper UTF-8, are text like any other
+    resp = client.post(f"/events/{slug}/register", data=body.encode()
+                       + b"&company=Caf%EF%BF%BD%20100%25%20Corp",
+                       content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(Registration.company)).all() == ["Caf\ufffd 100% Corp"]
+
+
+def test_ids_are_ascii_digits(client, login_organizer, make_event, make_registration):
+    slug = make_event()
+    reg_id = make_registration(slug)
+    login_organizer()
+    assert client.get(f"/organizer/registrations/{reg_id}").status_code == 200
+    arabic_indic = str(reg_id).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    assert client.get(f"/organizer/registrations/{arabic_indic}").status_code == 404

@@ -20,7 +20,10 @@ def valid_id(value: int) -> bool:
 
 class IdConverter(IntegerConverter):
     """Werkzeug's ``int`` converter, bounded to :data:`MAX_ID` unless a rule says otherwise:
-    a larger number does not match the route (404)."""
+    a larger number does not match the route (404). Digits are ASCII only: Werkzeug's
+    ``\\d+`` also matches other scripts' digits (``/registrations/٣`` was row 3)."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
         kwargs.setdefault("max", MAX_ID)

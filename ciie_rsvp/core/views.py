@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
 from flask import Flask, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Request as FlaskRequest
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
@@ -63,7 +65,28 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _strict_utf8(body: bytes) -> bool:
+    """Whether every name and value of the urlencoded ``body`` is valid UTF-8."""
+    try:
+        parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
+                  errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
+class Request(FlaskRequest):
+    """Flask's request, keeping a urlencoded body as sent (the form is parsed from that copy),
+    so that the guards can read it again whoever parsed the form first (CSRFProtect does)."""
+
+    def _load_form_data(self) -> None:
+        if self.mimetype == "application/x-www-form-urlencoded":
+            self.get_data(cache=True)
+        super()._load_form_data()
+
+
 def register_request_guards(app: Flask) -> None:
+    app.request_class = Request
     @app.before_request
     def _guards() -> None:
         # No field or address holds a NUL character (PostgreSQL's text cannot store one).
@@ -84,6 +107,13 @@ def register_request_guards(app: Flask) -> None:
                 raise BadRequest(_("This form has far too many fields."))
             if any("\x00" in value for listed in values for value in listed):
                 raise BadRequest(_("A field contains a NUL character, which no field accepts."))
+            # Werkzeug keeps bytes that are not UTF-8 as their "%XX" escapes (older versions:
+            # U+FFFD); storing that would change what was sent without a word. The body is
+            # read strictly again only when a value shows a sign of it.
+            if any("%" in value or "\ufffd" in value for listed in values for value in listed) \
+                    and not _strict_utf8(request.get_data(cache=True)):
+                raise BadRequest(_("The form was not sent as UTF-8 text. Reload the page and "
+                                   "try again."))
 
     @app.teardown_request
     def _end_immediate(_exc: BaseException | None) -> None:
