@@ -299,6 +299,59 @@ def test_bulk_decision_on_selected_and_on_filtered_set(app, client, login_organi
     assert [_status(app, i) for i in la] == ["approved"] * 3
 
 
+def test_approving_past_the_capacity_warns_and_the_dashboard_counts_places(
+        app, client, login_organizer, make_event, make_registration):
+    """Capacity is people: the delegates of approved registrations count against it."""
+    slug = make_event(capacity=5)
+    three, two, four = (make_registration(slug, delegates=n) for n in (3, 2, 4))
+    make_registration(slug, delegates=7, status="waitlisted")
+    login_organizer()
+    html = client.get(f"/organizer/registrations/{three}").get_data(as_text=True)
+    resp = client.post(f"/organizer/registrations/{three}/status",
+                       data={"csrf_token": csrf_from(html), "status": "approved"})
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Registration approved." in page and "flash-warning" not in page
+    url = f"/organizer/events/{slug}/registrations"
+    resp = client.post(f"{url}/bulk", data={"csrf_token": csrf_from(html), "decision": "approved",
+                                            "scope": "selected", "ids": [two]})
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "flash-warning" not in page  # 5 of 5: full, not over
+    dashboard = client.get(f"/organizer/events/{slug}").get_data(as_text=True)
+    assert re.search(r"Approved: <strong>2</strong>, bringing <strong>5</strong>\s*delegates "
+                     r"of <strong>5</strong> places\.", dashboard)
+    assert "over-capacity" not in dashboard
+    # past it: approved all the same (the organizers decide), with a warning
+    resp = client.post(f"{url}/bulk", data={"csrf_token": csrf_from(html), "decision": "approved",
+                                            "scope": "selected", "ids": [four]})
+    assert resp.status_code == 303 and _status(app, four) == "approved"
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert ("Approved registrations now bring 9 delegates, 4 more than this event&#39;s "
+            "capacity of 5.") in page
+    dashboard = client.get(f"/organizer/events/{slug}").get_data(as_text=True)
+    assert re.search(r'id="over-capacity">4 delegates over capacity', dashboard)
+    # waitlisting one brings it back within the capacity; the warning goes
+    html = client.get(f"/organizer/registrations/{four}").get_data(as_text=True)
+    resp = client.post(f"/organizer/registrations/{four}/status",
+                       data={"csrf_token": csrf_from(html), "status": "waitlisted"})
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "flash-warning" not in page
+    assert "over-capacity" not in client.get(f"/organizer/events/{slug}").get_data(True)
+
+
+def test_without_a_capacity_approving_never_warns(client, login_organizer, make_event,
+                                                  make_registration):
+    slug = make_event()
+    reg_id = make_registration(slug, delegates=20)
+    login_organizer()
+    html = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    resp = client.post(f"/organizer/registrations/{reg_id}/status",
+                       data={"csrf_token": csrf_from(html), "status": "approved"})
+    assert "flash-warning" not in client.get(resp.headers["Location"]).get_data(True)
+    dashboard = client.get(f"/organizer/events/{slug}").get_data(as_text=True)
+    assert re.search(r"Approved: <strong>1</strong>, bringing <strong>20</strong>\s*delegates\.",
+                     dashboard)
+
+
 def test_notes(app, client, login_organizer, make_event, make_registration):
     slug = make_event()
     reg_id = make_registration(slug)

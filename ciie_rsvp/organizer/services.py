@@ -180,6 +180,45 @@ class EventStats:
     by_interest: list[tuple[str, int]]
     per_day: list[tuple[dt.date, int]]  # calendar days in ``day_zone``
     day_zone: str = "UTC"
+    places: Places | None = None
+
+
+@dataclass
+class Places:
+    """Approved registrations and the delegates they bring, against the event's capacity
+    (people; None when the event has no limit)."""
+
+    registrations: int
+    delegates: int
+    capacity: int | None
+
+    @property
+    def over(self) -> int:
+        """How many delegates more than the capacity are approved (0 when within it)."""
+        return max(0, self.delegates - self.capacity) if self.capacity else 0
+
+
+def approved_places(event: Event) -> Places:
+    """:class:`Places` of ``event`` as stored now (one query)."""
+    registrations, delegates = db.session.execute(
+        select(func.count(Registration.id), func.coalesce(func.sum(Registration.delegates), 0))
+        .where(Registration.event_id == event.id,
+               Registration.status == RegistrationStatus.APPROVED.value)).one()
+    return Places(int(registrations), int(delegates), event.capacity)
+
+
+def over_capacity_warning(event: Event) -> str | None:
+    """A warning for the organizer who just approved past the event's capacity, else None.
+
+    Approving stays possible (the organizers decide who comes; a capacity can be raised), but
+    nobody should pass the limit without being told.
+    """
+    places = approved_places(event)
+    if not places.over:
+        return None
+    return (f"Approved registrations now bring {places.delegates} delegates, {places.over} "
+            f"more than this event's capacity of {places.capacity}. Waitlist some, or raise "
+            "the capacity in the event's settings.")
 
 
 def utc_offset_spans(zone: str, start: dt.datetime, end: dt.datetime
@@ -268,6 +307,7 @@ def event_stats(event: Event) -> EventStats:
         by_interest=[(code, int(n)) for (code, _), n in zip(INTERESTS, interest_row, strict=True)],
         per_day=per_day,
         day_zone=zone,
+        places=approved_places(event),
     )
 
 
