@@ -19,6 +19,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from .extensions import babel
+from .zones import known_zone
 
 #: BCP 47 tag (stored, shown in ``lang=""``) → Babel locale of our catalogs.
 LOCALES: dict[str, str] = {"en": "en", "zh-Hans": "zh_Hans"}
@@ -93,6 +94,7 @@ def long_date(value: Any) -> str:
 
 def event_time(value: dt.datetime, zone: str) -> str:
     """The instant ``value`` on the event's clock: its long date, the time and the zone."""
+    zone = known_zone(zone)  # a name this machine does not know: UTC, and it says so
     local = value.astimezone(ZoneInfo(zone))
     return f"{long_date(local.date())} {local:%H:%M} ({zone.replace('_', ' ')})"
 

@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeDecorator
 
 from .choices import INTERESTS
 from .extensions import db
+from .zones import day_start, known_zone
 
 
 def utcnow() -> dt.datetime:
@@ -144,11 +145,12 @@ class Event(db.Model):
     )
 
     def rsvp_open(self, now: dt.datetime | None = None) -> bool:
-        """True while invitees may still answer or change their answer."""
+        """True while invitees may still answer or change their answer: until the RSVP
+        deadline, or until the first day begins on the event's clock."""
         now = now or utcnow()
         if self.rsvp_deadline is not None:
             return now < self.rsvp_deadline
-        return now.date() < self.start_date
+        return now < day_start(self.start_date, known_zone(self.timezone))
 
     def registration_state(self, now: dt.datetime | None = None) -> str:
         """``open``, ``not_yet_open`` or ``closed`` at ``now``."""

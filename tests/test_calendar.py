@@ -61,3 +61,34 @@ def test_fast_ics_equals_the_whole_calendar_for_any_invitee(name: str, local: st
     full, fast = both(make_event(), attendee=Person(name, f"{local}@example.com"),
                       uid=f"invitation-{nonce}@x.org", url=f"https://rsvp.example.org/rsvp/{nonce}")
     assert fast == full
+
+
+@pytest.mark.parametrize("event_kw", [
+    {"start_time": dt.time(23, 0), "end_time": None},  # once a zero-length entry
+    {"start_time": dt.time(9, 0), "end_time": None, "end_date": dt.date(2030, 10, 15)},
+    {"timezone": "Atlantis/Capital"},  # a zone this machine does not know: UTC
+])
+def test_calendar_entries_always_have_a_length(event_kw: dict[str, object]) -> None:
+    full, fast = both(make_event(**event_kw))
+    assert fast == full
+    vevent = icalendar.Calendar.from_ical(fast).walk("VEVENT")[0]
+    start, end = vevent["DTSTART"].dt, vevent["DTEND"].dt
+    assert end > start
+    if event_kw.get("end_time", dt.time(17)) is None:
+        assert end.time() == (dt.datetime.combine(start.date(), start.time())
+                              + dt.timedelta(hours=2)).time()
+    if "timezone" in event_kw:
+        assert start.utcoffset() == dt.timedelta(0) and "TZID" not in vevent["DTSTART"].params
+
+
+@pytest.mark.parametrize(("zone", "closes"), [
+    # no deadline: answers until the first day begins on the event's clock
+    ("America/Los_Angeles", dt.datetime(2030, 10, 13, 7, 0, tzinfo=dt.UTC)),
+    ("Asia/Shanghai", dt.datetime(2030, 10, 12, 16, 0, tzinfo=dt.UTC)),
+    ("Atlantis/Capital", dt.datetime(2030, 10, 13, 0, 0, tzinfo=dt.UTC)),
+])
+def test_without_a_deadline_answers_close_when_the_first_day_begins_there(
+        zone: str, closes: dt.datetime) -> None:
+    event = make_event(timezone=zone, rsvp_deadline=None)
+    second = dt.timedelta(seconds=1)
+    assert event.rsvp_open(closes - second) and not event.rsvp_open(closes)

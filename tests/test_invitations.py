@@ -596,8 +596,9 @@ def test_a_subject_that_renders_an_encoded_newline_is_refused_at_preflight(
 
 def test_an_admin_reopens_answers_by_moving_the_deadline(smtp_app, client, invited,
                                                           login_organizer):
-    """A past event takes no answers; its admin sets a later RSVP deadline in the event's
-    settings and the invitee's link works again, the deadline shown on the event's clock."""
+    """A past event takes no answers; its admin moves it and sets a later RSVP deadline in
+    the event's settings, and the invitee's link works again, the deadline shown on the
+    event's clock."""
     slug, token, _ = invited(start_date=dt.date(2022, 10, 13), end_date=dt.date(2022, 10, 13))
     html = client.get(f"/rsvp/{token}").get_data(as_text=True)
     assert "The RSVP deadline has passed" in html
@@ -614,6 +615,12 @@ def test_an_admin_reopens_answers_by_moving_the_deadline(smtp_app, client, invit
             "start_date": "2022-10-13", "end_date": "2022-10-13",
             "timezone": "America/Los_Angeles", "is_published": "y", "guest_limit": "0",
             "rsvp_deadline": later.strftime("%Y-%m-%dT%H:%M")}
+    # a deadline after the event is over means nothing: the event moves too
+    refused = client.post(f"/organizer/events/{slug}/settings", data=data)
+    assert refused.status_code == 422
+    assert "The RSVP deadline must be by the end of the event." in refused.get_data(True)
+    day = (later + dt.timedelta(days=7)).date().isoformat()
+    data.update(start_date=day, end_date=day)
     assert client.post(f"/organizer/events/{slug}/settings", data=data).status_code == 303
 
     page = client.get(f"/rsvp/{token}").get_data(as_text=True)
@@ -622,3 +629,38 @@ def test_an_admin_reopens_answers_by_moving_the_deadline(smtp_app, client, invit
     resp = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(page),
                                                "answer": "accepted"})
     assert resp.status_code == 303 and invitation(smtp_app).rsvp == "accepted"
+
+
+def test_rsvp_page_and_calendar_of_an_event_in_an_unknown_zone_use_utc(smtp_app, client,
+                                                                        invited):
+    """A zone stored by hand (or by a machine with newer zone data) used to answer 500."""
+    slug, token, _ = invited(start_time=dt.time(10, 0), timezone="Atlantis/Capital",
+                             rsvp_deadline=dt.datetime(2030, 10, 7, 17, 0, tzinfo=dt.UTC))
+    page = client.get(f"/rsvp/{token}")
+    assert page.status_code == 200
+    assert "October 7, 2030 17:00 (UTC)" in page.get_data(as_text=True)
+    ics = client.get(f"/rsvp/{token}/calendar.ics")
+    assert ics.status_code == 200
+    vevent = icalendar.Calendar.from_ical(ics.data).walk("VEVENT")[0]
+    assert vevent["DTSTART"].dt == dt.datetime(2030, 10, 13, 10, 0, tzinfo=dt.UTC)
+
+
+def test_changing_the_zone_of_an_event_with_invitations_warns(smtp_app, client, invited,
+                                                              login_organizer):
+    from tests.test_organizer_events import submitted_as_shown
+
+    slug, _token, _ = invited(rsvp_deadline=dt.datetime(2030, 10, 8, 0, 0, tzinfo=dt.UTC))
+    login_organizer("admin")
+    url = f"/organizer/events/{slug}/settings"
+    data = submitted_as_shown(client.get(url).get_data(as_text=True))
+    resp = client.post(url, data={**data, "name_en": "Renamed"})
+    assert "flash-warning" not in client.get(resp.headers["Location"]).get_data(True)
+    data = submitted_as_shown(client.get(url).get_data(as_text=True))
+    resp = client.post(url, data={**data, "timezone": "Asia/Shanghai"})
+    assert resp.status_code == 303
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Invitations already sent gave times on the old one" in page
+    with smtp_app.app_context():
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        # 17:00 on October 7 as typed, now on Shanghai's clock
+        assert event.rsvp_deadline == dt.datetime(2030, 10, 7, 9, 0, tzinfo=dt.UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -42,6 +43,54 @@ def new_event_data(html: str, **overrides: str | None) -> dict[str, str]:
     return {k: v for k, v in data.items() if v is not None}
 
 
+class _FormReader(HTMLParser):
+    """What a browser submits for each POST form of a page, left as it is shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, str]] = []
+        self._form: dict[str, str] | None = None
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("method") == "post":
+            self._form = {}
+            self.forms.append(self._form)
+        form = self._form
+        if form is None or "name" not in a and tag != "option":
+            return
+        if tag == "input" and (a.get("type") not in ("checkbox", "radio") or "checked" in a):
+            form[a["name"]] = a.get("value", "on" if a.get("type") == "checkbox" else "")
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select and ("selected" in a or self._select not in form):
+            form[self._select] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            form[a["name"]] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._form is not None and self._textarea:
+            self._form[self._textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+        elif tag == "form":
+            self._form = None
+
+
+def submitted_as_shown(html: str, field: str = "name_en") -> dict[str, str]:
+    """What a browser sends for the page's POST form with ``field``, left as shown."""
+    reader = _FormReader()
+    reader.feed(html)
+    return next(form for form in reader.forms if field in form)
+
+
 def test_admin_creates_an_event_with_times_on_its_clock(app, client, login_organizer):
     login_organizer("admin")
     page = client.get("/organizer/admin/events/new")
@@ -79,6 +128,7 @@ def test_a_new_event_takes_registrations_once_published_and_open(app, client,
     assert stored(app, "open-now")["is_published"] is False
     public = app.test_client()
     assert public.get("/events/open-now/register").status_code == 404
+    assert public.get("/events/open-now/registered").status_code == 404  # not its name either
     assert "Share the Future 2027" not in public.get("/").get_data(as_text=True)
 
     settings = client.get("/organizer/events/open-now/settings").get_data(True)
@@ -125,6 +175,25 @@ def test_a_new_event_takes_registrations_once_published_and_open(app, client,
     ({"mail_reply_to": "a@example.org, b@example.org"}, "mail_reply_to", "Enter an address"),
     ({"mail_from": "Evil\r\nBcc: x@example.org <a@example.org>"}, "mail_from",
      "line breaks"),
+    # found by a review: 500s, or values that broke the calendar afterwards
+    ({"registration_opens_at": "9999-12-31T23:59"}, "registration_opens_at", "out of range"),
+    ({"rsvp_deadline": "0001-01-01T00:00", "timezone": "Asia/Shanghai"}, "rsvp_deadline",
+     "out of range"),
+    ({"registration_opens_at": "1999-12-31T09:00"}, "registration_opens_at", "2000 to 2999"),
+    ({"start_date": "0001-01-01"}, "start_date", "2000 to 2999"),
+    ({"end_date": "9999-12-31"}, "end_date", "2000 to 2999"),
+    ({"mail_from": "A. " + "b" * 235 + " <x@example.org>"}, "mail_from", "254 characters"),
+    ({"mail_reply_to": "A. " + "b" * 235 + " <x@example.org>"}, "mail_reply_to",
+     "254 characters"),
+    ({"timezone": "localtime"}, "timezone", "Not a valid choice"),
+    ({"timezone": "Factory"}, "timezone", "Not a valid choice"),
+    ({"timezone": None}, "timezone", "Choose a time zone"),
+    ({"start_date": "2027-03-14", "end_date": "2027-03-14", "start_time": "02:30",
+      "end_time": "", "registration_opens_at": "", "registration_closes_at": "",
+      "rsvp_deadline": ""}, "start_time", "does not exist in America/Los_Angeles"),
+    ({"registration_closes_at": "2027-10-14T17:01"}, "registration_closes_at",
+     "by the end of the event"),
+    ({"rsvp_deadline": "2027-10-15T00:00"}, "rsvp_deadline", "by the end of the event"),
 ])
 def test_bad_settings_are_refused_and_nothing_is_stored(app, client, login_organizer,
                                                         make_event, overrides, field, message):
@@ -267,4 +336,16 @@ def test_an_event_stored_with_an_unknown_zone_still_opens_its_settings(app, clie
                       registration_opens_at=dt.datetime(2030, 3, 1, 17, tzinfo=UTC))
     login_organizer("admin")
     page = client.get(f"/organizer/events/{slug}/settings")
-    assert page.status_code == 200 and 'value="2030-03-01T17:00"' in page.get_data(True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'value="2030-03-01T17:00"' in html
+    # it says so, and offers UTC (the clock the times are shown on), not the first zone
+    assert 'id="unknown-zone"' in html and "Atlantis/Capital" in html
+    assert '<option selected value="UTC">' in html
+    before = stored(app, slug)
+    resp = client.post(f"/organizer/events/{slug}/settings", data=submitted_as_shown(html))
+    assert resp.status_code == 303
+    after = stored(app, slug)
+    assert after["timezone"] == "UTC"
+    assert after["registration_opens_at"] == before["registration_opens_at"]
+    assert {k: v for k, v in after.items() if k != "timezone"} == {
+        k: v for k, v in before.items() if k != "timezone"}

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from ..models import Event
+from ..zones import known_zone
 
 PRODID = "-//CIIE California Delegation//ciie-rsvp//EN"
 
@@ -31,12 +32,13 @@ def _when(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime]:
     """Start and end: local times in the event's zone, or whole days when times are unknown."""
     if event.start_time is None:
         return event.start_date, event.end_date + dt.timedelta(days=1)
-    zone = ZoneInfo(event.timezone)
+    zone = ZoneInfo(known_zone(event.timezone))
     start = dt.datetime.combine(event.start_date, event.start_time, tzinfo=zone)
-    end_time = event.end_time or (
-        dt.datetime.combine(event.start_date, event.start_time) + dt.timedelta(hours=2)
-    ).time()
-    end = dt.datetime.combine(event.end_date, end_time, tzinfo=zone)
+    if event.end_time is None:  # two hours from the start time, on the last day
+        end = dt.datetime.combine(event.end_date, event.start_time, tzinfo=zone) \
+            + dt.timedelta(hours=2)
+    else:
+        end = dt.datetime.combine(event.end_date, event.end_time, tzinfo=zone)
     return start, max(end, start)
 
 
@@ -61,8 +63,8 @@ def event_ics(
     """
     start, end = _when(event)
     location = ", ".join(x for x in (event.venue, event.city, event.country) if x)
-    skeleton = _skeleton(start, end, event.timezone, event.start_date.year, location, organizer,
-                         summary, description, sequence, bool(url))
+    skeleton = _skeleton(start, end, known_zone(event.timezone), event.start_date.year,
+                         location, organizer, summary, description, sequence, bool(url))
     personal = _personal_lines(uid, stamp or dt.datetime.now(dt.UTC), url, attendee)
     return b"".join(personal[part] if isinstance(part, str) else part for part in skeleton)
 
@@ -133,7 +135,7 @@ def full_event_ics(event: Event, *, uid: str, organizer: Person, attendee: Perso
     """:func:`event_ics` built whole with icalendar (the reference the fast path must equal)."""
     start, end = _when(event)
     location = ", ".join(x for x in (event.venue, event.city, event.country) if x)
-    return _calendar_bytes(start, end, event.timezone, event.start_date.year, location,
+    return _calendar_bytes(start, end, known_zone(event.timezone), event.start_date.year, location,
                            organizer, summary, description, sequence, uid=uid,
                            stamp=stamp or dt.datetime.now(dt.UTC), url=url, attendee=attendee)
 

@@ -7,16 +7,17 @@ they are stored in UTC. Views call these functions and commit once.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import re
-import zoneinfo
 from typing import Any
 
 from sqlalchemy import select, text
 
 from ..extensions import db
-from ..models import Event
+from ..models import Event, Invitation
+from ..zones import day_start, known_zone, time_zones, to_local, to_utc
+
+__all__ = ["event_zone", "time_zones", "to_local", "to_utc"]  # the forms use them from here
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ SETTINGS = (
 )
 
 
+# Years an event's days and times may fall in (beyond them a typo, not a plan).
+YEARS = (2000, 2999)
+
 # Instants an admin types as wall-clock times on the event's clock.
 LOCAL_TIMES = ("registration_opens_at", "registration_closes_at", "rsvp_deadline")
 
@@ -45,37 +49,16 @@ class EventError(ValueError):
         self.field = field
 
 
-@functools.cache
-def time_zones() -> tuple[str, ...]:
-    """The IANA zone names this machine knows (from the ``tzdata`` package), sorted."""
-    return tuple(sorted(zoneinfo.available_timezones()))
-
-
 def event_zone(event: Event) -> str:
     """The event's time zone name, or ``UTC`` when it names none this machine knows."""
-    return event.timezone if event.timezone in time_zones() else "UTC"
+    return known_zone(event.timezone)
 
 
-def to_utc(local: dt.datetime, zone: str) -> dt.datetime:
-    """The UTC instant of the wall-clock time ``local`` (naive) in ``zone``.
-
-    A time the clocks skip (spring forward) does not exist there: ValueError. A time that
-    occurs twice (fall back) means its first occurrence, as calendars take it.
-    """
-    tz = zoneinfo.ZoneInfo(zone)
-    aware = local.replace(tzinfo=tz, fold=0)
-    instant = aware.astimezone(dt.UTC)
-    if instant.astimezone(tz).replace(tzinfo=None) != local:
-        raise ValueError(f"{local:%Y-%m-%d %H:%M} does not exist in {zone}: the clocks skip it "
-                         "when daylight saving time begins.")
-    return instant
-
-
-def to_local(instant: dt.datetime | None, zone: str) -> dt.datetime | None:
-    """``instant`` (aware) as a naive wall-clock time in ``zone``."""
-    if instant is None:
-        return None
-    return instant.astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None)
+def ends_at(last_day: dt.date, end_time: dt.time | None, zone: str) -> dt.datetime:
+    """The UTC instant an event ends: its end time on its last day, or when that day ends."""
+    if end_time is None:
+        return day_start(last_day + dt.timedelta(days=1), zone)
+    return to_utc(dt.datetime.combine(last_day, end_time), zone)
 
 
 def check(values: dict[str, Any]) -> None:
@@ -83,6 +66,14 @@ def check(values: dict[str, Any]) -> None:
     :data:`SETTINGS`, as the form gives them)."""
     if values["timezone"] not in time_zones():
         raise EventError("timezone", "Choose a time zone from the list.")
+    if db.session.get_bind().dialect.name == "postgresql" and not _postgres_knows(
+            values["timezone"]):
+        raise EventError("timezone", "The database server does not know this time zone; "
+                                     "choose another name for it.")
+    zone = values["timezone"]
+    for name in ("start_date", "end_date", *LOCAL_TIMES):
+        if values[name] is not None and not YEARS[0] <= values[name].year <= YEARS[1]:
+            raise EventError(name, f"Give a day in the years {YEARS[0]} to {YEARS[1]}.")
     if values["end_date"] < values["start_date"]:
         raise EventError("end_date", "The event cannot end before it starts.")
     start, end = values["start_time"], values["end_time"]
@@ -91,18 +82,26 @@ def check(values: dict[str, Any]) -> None:
     if (start is not None and end is not None and values["start_date"] == values["end_date"]
             and end <= start):
         raise EventError("end_time", "On a one-day event the end time must be after the start.")
+    for day, name in (("start_date", "start_time"), ("end_date", "end_time")):
+        if values[name] is not None:
+            try:  # the calendar invitation says this time on the event's clock
+                to_utc(dt.datetime.combine(values[day], values[name]), zone)
+            except ValueError as exc:
+                raise EventError(name, str(exc)) from None
     opens, closes = values["registration_opens_at"], values["registration_closes_at"]
     if opens is not None and closes is not None and closes <= opens:
         raise EventError("registration_closes_at",
                          "Registration must close after it opens.")
+    over = ends_at(values["end_date"], values["end_time"], zone)
+    if closes is not None and closes > over:
+        raise EventError("registration_closes_at", "Registration must close by the end of "
+                                                   "the event.")
+    if values["rsvp_deadline"] is not None and values["rsvp_deadline"] > over:
+        raise EventError("rsvp_deadline", "The RSVP deadline must be by the end of the event.")
     if values["capacity"] is not None and values["capacity"] < 1:
         raise EventError("capacity", "Leave the capacity empty, or give at least 1.")
     if not 0 <= values["guest_limit"] <= 50:
         raise EventError("guest_limit", "Between 0 and 50 guests.")
-    if db.session.get_bind().dialect.name == "postgresql" and not _postgres_knows(
-            values["timezone"]):
-        raise EventError("timezone", "The database server does not know this time zone; "
-                                     "choose another name for it.")
 
 
 def _postgres_knows(zone: str) -> bool:
@@ -141,10 +140,23 @@ def update_event(event: Event, values: dict[str, Any], *, by: str) -> list[str]:
     return changed
 
 
+def zone_change_warning(event: Event, changed: list[str]) -> str | None:
+    """What an admin should know after changing the time zone of an event that has sent
+    invitations: their calendar entries and stated deadline were on the old clock."""
+    if "timezone" not in changed or db.session.scalar(
+            select(Invitation.id).where(Invitation.event_id == event.id).limit(1)) is None:
+        return None
+    return (f"The time zone is now {event.timezone}, and the times on this page are read on "
+            "that clock. Invitations already sent gave times on the old one: send the "
+            "invitees an update if the event's time or the RSVP deadline moved.")
+
+
 def settings_of(event: Event) -> dict[str, Any]:
     """The event's settings as the form shows them (times on the event's clock)."""
     values = {name: getattr(event, name) for name in SETTINGS}
-    zone = event_zone(event)  # a zone stored by hand that is unknown: times in UTC until fixed
+    # A zone stored by hand that this machine does not know: shown (and saved) as UTC, the
+    # clock its times are shown on, until an admin chooses its zone.
+    zone = values["timezone"] = event_zone(event)
     for name in LOCAL_TIMES:
         values[name] = to_local(values[name], zone)
     return values

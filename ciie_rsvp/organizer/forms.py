@@ -228,6 +228,8 @@ def _mailbox(form: Any, field: Any) -> None:
             field.data = normalize_mailbox(field.data)
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
+        if len(field.data) > 254:  # quoting a display name makes it longer than typed
+            raise ValidationError("At most 254 characters, written as a mail header.")
 
 
 # Zones offered first: where the office's events take place.
@@ -252,7 +254,8 @@ class EventForm(FlaskForm):
     end_date = DateField("Last day", validators=[InputRequired("Give the last day.")])
     start_time = TimeField("Starts at", validators=[Optional()])
     end_time = TimeField("Ends at", validators=[Optional()])
-    timezone = SelectField("Time zone", default="America/Los_Angeles")
+    timezone = SelectField("Time zone", default="America/Los_Angeles",
+                           validators=[InputRequired("Choose a time zone from the list.")])
     venue = _text("Venue", 200)
     city = _text("City", 120)
     country = _text("Country", 80)

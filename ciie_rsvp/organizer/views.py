@@ -469,15 +469,19 @@ def event_settings(slug: str) -> str | BaseResponse | tuple[str, int]:
             db.session.rollback()
             form.refuse(exc)
         else:
+            warning = events.zone_change_warning(event, changed)
             db.session.commit()
             flash("Saved." if changed else "Nothing was changed.", "success")
+            if warning:
+                flash(warning, "warning")
             return redirect(url_for(".event_settings", slug=slug), code=303)
     return _settings_page(form, event)
 
 
 def _settings_page(form: EventForm, event: Event | None) -> tuple[str, int]:
     """The settings form of ``event`` (None: a new one); 422 when a POST was refused."""
-    return (render_template("organizer/event_settings.html", form=form, event=event),
+    return (render_template("organizer/event_settings.html", form=form, event=event,
+                            stored_zone=events.event_zone(event) if event else None),
             422 if request.method == "POST" else 200)
 
 

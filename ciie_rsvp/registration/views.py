@@ -102,7 +102,7 @@ def _empty_form_page(event: Event) -> str:
 def submitted(slug: str) -> str:
     # The same page whether the address was new or already registered.
     event = services.get_event(slug)
-    if event is None:
+    if event is None or not event.is_published:  # as the form: unpublished is not public
         abort(404, description=_("There is no event at this address."))
     return render_template("registration/submitted.html", event=event)
 
