@@ -87,6 +87,7 @@ class Request(FlaskRequest):
 
 def register_request_guards(app: Flask) -> None:
     app.request_class = Request
+
     @app.before_request
     def _guards() -> None:
         # No field or address holds a NUL character (PostgreSQL's text cannot store one).
