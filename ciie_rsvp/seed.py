@@ -88,5 +88,5 @@ def seed_events() -> list[str]:
     db.session.flush()
     event = db.session.scalar(select(Event).where(Event.slug == WELCOME_EVENT))
     if event is not None:
-        seed_templates(event)
+        seed_templates(event, source="conference")
     return created

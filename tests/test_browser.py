@@ -251,7 +251,7 @@ def test_organizer_approves_exports_and_invites_then_registrant_accepts(
     assert not any(v.startswith("=") for row in rows for v in row.values())
 
     page.goto(f"{base}/organizer/events/{slug}/invitations")
-    page.get_by_role("button", name="Start from the conference welcome invitation").click()
+    page.get_by_role("button", name="Start from the standard welcome invitation").click()
     page.goto(f"{base}/organizer/events/{slug}/invitations/preflight?template=welcome"
               "&status=approved")
     shot(page, "14-invitation-preflight")

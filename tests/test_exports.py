@@ -67,6 +67,7 @@ def test_csv_export_reads_back(app, client, login_organizer, event_with_rows):
     resp = _export(client, slug, "csv", status="approved", sort="created", direction="asc")
     assert resp.status_code == 200
     assert resp.mimetype == "text/csv"
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not twice
     today = dt.datetime.now(dt.UTC).date().isoformat()
     assert resp.headers["Content-Disposition"] == (
         f'attachment; filename="meet-in-shanghai-2030-registrations-approved-{today}.csv"')
@@ -132,6 +133,7 @@ def test_json_export(client, login_organizer, event_with_rows):
     login_organizer()
     resp = _export(client, slug, "json", q="上海")
     assert resp.status_code == 200 and resp.mimetype == "application/json"
+    assert resp.headers["Content-Type"] == "application/json"
     [item] = json.loads(resp.get_data(as_text=True))
     assert item["id"] == ids["wang"] and item["first_name"] == "晓明"
     assert item["created_at"] == "2030-05-04T03:02:01+00:00"

@@ -31,8 +31,9 @@ def event_of(slug: str) -> Event:
 
 
 def seed_welcome(app, slug: str) -> None:
+    """The conference's welcome invitation (these tests read its wording)."""
     with app.app_context():
-        services.seed_templates(event_of(slug))
+        services.seed_templates(event_of(slug), source="conference")
         db.session.commit()
 
 
@@ -664,3 +665,80 @@ def test_changing_the_zone_of_an_event_with_invitations_warns(smtp_app, client, 
         event = db.session.scalar(select(Event).where(Event.slug == slug))
         # 17:00 on October 7 as typed, now on Shanghai's clock
         assert event.rsvp_deadline == dt.datetime(2030, 10, 7, 9, 0, tzinfo=dt.UTC)
+
+
+def _starter(app, slug: str) -> None:
+    with app.app_context():
+        assert services.seed_templates(event_of(slug)) == ["en", "zh-Hans"]
+        db.session.commit()
+
+
+def test_the_standard_welcome_speaks_of_the_event_it_is_for(smtp_app, smtp_server, make_event,
+                                                            make_invitee):
+    """New events start from placeholders only: their own hours, deadline and summary, and
+    names written as each language writes them (the conference's 2022 text stays with it)."""
+    slug = make_event(start_time=dt.time(10), end_time=dt.time(16),
+                      rsvp_deadline=dt.datetime(2030, 10, 8, 0, 0, tzinfo=dt.UTC),
+                      summary_en="A preview of the 13th CIIE for California exporters.",
+                      summary_zh="第十三届进博会加州推介会。",
+                      organizers="World Trade Center Los Angeles")
+    _starter(smtp_app, slug)
+    make_invitee(slug, first_name="Maria", last_name="Lopez", email="maria@example.com")
+    make_invitee(slug, first_name="Li", last_name="Chen", language="zh-Hans",
+                 email="li@example.com")
+    make_invitee(slug, first_name="晓明", last_name="王", language="zh-Hans",
+                 email="wang@example.cn")
+    assert send(smtp_app, slug).exit_code == 0
+    by_rcpt = {m["To"].addresses[0].addr_spec: m for m in smtp_server.parsed()}
+
+    def text(rcpt: str) -> str:
+        return text_body(by_rcpt[rcpt]).replace("\r\n", "\n")
+
+    en = text("maria@example.com")
+    assert en.startswith("Dear Maria Lopez,\n")
+    assert ("On behalf of Shanghai Municipal Commission of Commerce, together with World Trade "
+            "Center Los Angeles") in en
+    assert "October 13, 2030, 10:00–16:00 (America/Los Angeles)" in en
+    assert "A preview of the 13th CIIE for California exporters." in en
+    assert "attend by October 7, 2030 17:00 (America/Los Angeles):" in en
+    latin, chinese = text("li@example.com"), text("wang@example.cn")
+    assert latin.startswith("尊敬的Li Chen：") and chinese.startswith("尊敬的王晓明：")
+    assert "2030年10月13日（10:00–16:00 (America/Los Angeles)）" in chinese
+    assert "请于2030年10月7日 17:00 (America/Los Angeles)前告知您是否出席" in chinese
+    assert "第十三届进博会加州推介会。" in chinese
+    assert "Downtown Los Angeles（Los Angeles）" in chinese
+    for msg in by_rcpt.values():
+        html = msg.get_body(preferencelist=("html",)).get_content()
+        assert "2022" not in text_body(msg) + html + str(msg["Subject"])
+
+
+def test_the_standard_welcome_leaves_out_what_an_event_does_not_have(smtp_app, make_event,
+                                                                     make_invitee):
+    """No times, deadline, summary, hosts or organizers: nothing comes out empty, so the
+    preflight finds nothing to hold back."""
+    slug = make_event(hosts="", organizers="")
+    _starter(smtp_app, slug)
+    make_invitee(slug, language="en")
+    make_invitee(slug, language="zh-Hans")
+    out = send(smtp_app, slug, "--dry-run").output
+    assert "selected: 2, ready to send: 2" in out, out
+
+
+@pytest.mark.parametrize(("first", "last", "language", "expected"), [
+    ("Maria", "Lopez", "en", "Maria Lopez"),
+    ("晓明", "王", "en", "晓明 王"),
+    ("晓明", "王", "zh-Hans", "王晓明"),
+    ("Li", "Chen", "zh-Hans", "Li Chen"),
+    ("", "Lopez", "zh-Hans", "Lopez"),
+])
+def test_full_name_as_each_language_writes_it(first, last, language, expected):
+    assert services.full_name(first, last, language) == expected
+
+
+def test_the_conference_welcome_in_chinese_writes_latin_names_apart(smtp_app, smtp_server,
+                                                                     invited):
+    """It used to run names, title and place together: 尊敬的NumberGuestDirector."""
+    invited(language="zh-Hans")
+    body = text_body(smtp_server.parsed()[-1])
+    assert re.search(r"尊敬的Guest Number\d+：", body), body[:80]
+    assert "Downtown Los Angeles（Los Angeles）" in body

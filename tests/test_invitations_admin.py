@@ -196,6 +196,8 @@ def test_a_reminder_round_past_the_next_one_is_refused(app, client, smtp_server,
     """A hand-made round 1000 used to be stored as sent, which then held back rounds 2-999."""
     slug, _regs = console
     base = f"/organizer/events/{slug}/invitations"
+    assert "Remind non-responders" not in page(client, base)  # nobody to remind yet
+    assert f'href="{base}">Invitations and RSVP</a>' in page(client, f"/organizer/events/{slug}")
     preflight = page(client, f"{base}/preflight?template=welcome&status=approved")
     client.post(f"{base}/send", data={"csrf_token": csrf_from(preflight), "template": "welcome",
                                       "status": "approved"})

@@ -110,7 +110,7 @@ def edit_template(slug: str, name: str, language: str) -> tuple[str, int]:
     row = services.templates_of(event, name).get(language)
     form = TemplateForm(obj=row) if row else TemplateForm()
     if row is None and name == services.DEFAULT_TEMPLATE:
-        parts = services.conference_template_files(name, language)
+        parts = services.template_files(name, language)
         form = TemplateForm(subject=parts.subject, body_html=parts.html, body_text=parts.text)
     return _template_page(event, name, language, form)
 
@@ -180,13 +180,15 @@ def preview_template(slug: str, name: str, language: str) -> Response:
 @admin_bp.post("/templates/create")
 @organizer_required()
 def create_default_template(slug: str) -> Response:
-    """Start this event's ``welcome`` invitation from the conference template files."""
+    """Start this event's ``welcome`` invitation from the shipped starter (placeholders only:
+    the conference's own invitation has the 2022 conference's facts written in)."""
     event = _event(slug)
     if not ActionForm().validate_on_submit():
         form_expired()
     created = services.seed_templates(event)
     db.session.commit()
-    flash("Welcome invitation created from the conference template." if created
+    flash("Welcome invitation created from the standard template: check its wording for "
+          "this event before sending." if created
           else "The welcome invitation already exists.", "success")
     return redirect(url_for(".dashboard", slug=slug), code=303)
 

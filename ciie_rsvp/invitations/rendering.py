@@ -42,6 +42,7 @@ PLACEHOLDERS: dict[str, list[tuple[str, str]]] = {
     "registrant": [
         ("first_name", "First name"),
         ("last_name", "Last name"),
+        ("name", "Full name as the language writes it (Chinese names family name first)"),
         ("title", "Job title"),
         ("company", "Company"),
         ("sector", "CIIE exhibition area (sector)"),
@@ -49,9 +50,13 @@ PLACEHOLDERS: dict[str, list[tuple[str, str]]] = {
     "event": [
         ("name", "Event name (in the invitation's language)"),
         ("date", "Event date(s), formatted for the language"),
+        ("time", "Start and end time on the event's clock, with its zone (empty without times)"),
         ("venue", "Venue"),
         ("city", "City"),
         ("hosts", "Hosts"),
+        ("organizers", "Organizers"),
+        ("summary", "Summary (in the invitation's language)"),
+        ("rsvp_deadline", "RSVP deadline on the event's clock (empty when none is set)"),
     ],
     "links": [
         ("rsvp_accept_url", "Opens the RSVP page to accept"),
@@ -523,11 +528,16 @@ def render(parts: TemplateParts, data: dict[str, Any], *, seconds: float = 2.0,
 def sample_data() -> dict[str, Any]:
     """Placeholder values for previews without a registrant."""
     return {
-        "registrant": {"first_name": "Maria", "last_name": "Lopez", "title": "Export Manager",
+        "registrant": {"first_name": "Maria", "last_name": "Lopez", "name": "Maria Lopez",
+                       "title": "Export Manager",
                        "company": "Golden State Almond Growers, Inc.",
                        "sector": "Food and agricultural products"},
         "event": {"name": "Meet in Shanghai, Share the Future", "date": "October 13, 2022",
+                  "time": "09:00–17:00 (America/Los Angeles)",
                   "venue": "Downtown Los Angeles", "city": "Los Angeles",
-                  "hosts": "Shanghai Municipal Commission of Commerce"},
+                  "hosts": "Shanghai Municipal Commission of Commerce",
+                  "organizers": "World Trade Center Los Angeles",
+                  "summary": "A conference in downtown Los Angeles that previews the CIIE.",
+                  "rsvp_deadline": "October 7, 2022 17:00 (America/Los Angeles)"},
         **{name: f"https://rsvp.example.org/rsvp/preview#{name}" for name in LINK_NAMES},
     }

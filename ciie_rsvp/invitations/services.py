@@ -7,6 +7,7 @@ outbox ids it got back.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from ..models import (
 from ..outbox import enqueue, enqueue_many, outbox_row, requeue
 from ..tokens import derived_token, hash_token, looks_like_token, new_token
 from ..validation import normalize_email
+from ..zones import known_zone, to_local
 from .calendar import Person, event_ics
 from .rendering import Rendered, RenderError, TemplateParts, check_syntax, render
 
@@ -66,9 +68,17 @@ class RsvpClosed(InvitationError):
 # --- templates ------------------------------------------------------------------------------
 
 
-def conference_template_files(name: str, language: str) -> TemplateParts:
-    """The conference template ``templates/conference/<name>.<language>.*`` shipped with the app."""
-    folder = Path(current_app.template_folder or "templates") / "conference"  # type: ignore[arg-type]
+# Where an event's first invitation comes from: ``conference`` is the welcome invitation of
+# the 2022 conference in the article (seeded with its event, its facts written in);
+# ``starter`` says the same with placeholders only, for any event.
+TEMPLATE_SOURCES = ("conference", "starter")
+
+
+def template_files(name: str, language: str, source: str = "starter") -> TemplateParts:
+    """The shipped template ``templates/<source>/<name>.<language>.*``."""
+    if source not in TEMPLATE_SOURCES:
+        raise ValueError(f"unknown template source {source!r}")
+    folder = Path(current_app.template_folder or "templates") / source  # type: ignore[arg-type]
     stem = folder / f"{name}.{language}"
     return TemplateParts(
         subject=stem.with_name(stem.name + ".subject.txt").read_text("utf-8").strip(),
@@ -77,15 +87,17 @@ def conference_template_files(name: str, language: str) -> TemplateParts:
     )
 
 
-def seed_templates(event: Event, name: str = DEFAULT_TEMPLATE) -> list[str]:
-    """Create ``name`` for ``event`` in every language from the conference files (idempotent)."""
+def seed_templates(event: Event, name: str = DEFAULT_TEMPLATE, *,
+                   source: str = "starter") -> list[str]:
+    """Create ``name`` for ``event`` in every language from the shipped files of ``source``
+    (idempotent: languages that exist are kept); the languages created."""
     created = []
     for language in LANGUAGES:
         exists = db.session.scalar(select(InvitationTemplate.id).where(
             InvitationTemplate.event_id == event.id, InvitationTemplate.name == name,
             InvitationTemplate.language == language))
         if exists is None:
-            parts = conference_template_files(name, language)
+            parts = template_files(name, language, source)
             db.session.add(InvitationTemplate(
                 event_id=event.id, name=name, language=language, subject=parts.subject,
                 body_html=parts.html, body_text=parts.text, version=1))
@@ -169,21 +181,68 @@ def format_event_date(event: Event, language: str) -> str:
     return f"{start:%B} {start.day} – {end:%B} {end.day}, {end.year}"
 
 
+def _clock(moment: dt.datetime, language: str) -> str:
+    """An instant on an event's clock, ``moment`` already converted there: its date in
+    ``language`` and the time."""
+    day = moment.date()
+    if language == "zh-Hans":
+        return f"{day.year}年{day.month}月{day.day}日 {moment:%H:%M}"
+    return f"{day:%B} {day.day}, {day.year} {moment:%H:%M}"
+
+
+def format_event_time(event: Event) -> str:
+    """The event's hours on its own clock, e.g. ``10:00–16:00 (America/Los Angeles)``; empty
+    when it has no start time."""
+    if event.start_time is None:
+        return ""
+    hours = f"{event.start_time:%H:%M}"
+    if event.end_time is not None:
+        hours += f"–{event.end_time:%H:%M}"
+    return f"{hours} ({known_zone(event.timezone).replace('_', ' ')})"
+
+
+def format_rsvp_deadline(event: Event, language: str) -> str:
+    """The RSVP deadline on the event's clock, with its zone; empty when it has none (answers
+    are then taken until the first day begins)."""
+    if event.rsvp_deadline is None:
+        return ""
+    zone = known_zone(event.timezone)
+    local = to_local(event.rsvp_deadline, zone)
+    assert local is not None
+    return f"{_clock(local, language)} ({zone.replace('_', ' ')})"
+
+
 def event_data(event: Event, language: str) -> dict[str, str]:
     zh = language == "zh-Hans"
     return {
         "name": (event.name_zh or event.name_en) if zh else event.name_en,
         "date": format_event_date(event, language),
+        "time": format_event_time(event),
         "venue": event.venue,
         "city": event.city,
         "hosts": event.hosts,
+        "organizers": event.organizers,
+        "summary": (event.summary_zh or event.summary_en) if zh else event.summary_en,
+        "rsvp_deadline": format_rsvp_deadline(event, language),
     }
 
 
-def registrant_data(reg: Registration) -> dict[str, str]:
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
+def full_name(first: str, last: str, language: str) -> str:
+    """A name as an invitation in ``language`` writes it: family name first and no space
+    when a Chinese invitation names someone in Chinese characters, else "first last"."""
+    if language == "zh-Hans" and _CJK.search(first + last):
+        return f"{last}{first}"
+    return " ".join(part for part in (first, last) if part)
+
+
+def registrant_data(reg: Registration, language: str = "en") -> dict[str, str]:
     return {
         "first_name": reg.first_name,
         "last_name": reg.last_name,
+        "name": full_name(reg.first_name, reg.last_name, language),
         "title": reg.job_title,
         "company": reg.company,
         "sector": choices.label(choices.SECTORS, reg.sector),
@@ -217,7 +276,8 @@ def links_for(token: str) -> dict[str, str]:
 def placeholder_data(reg: Registration, event: Event, language: str,
                      links: dict[str, str]) -> dict[str, Any]:
     """The plain data a template sees (see ``rendering.PLACEHOLDERS``)."""
-    return {"registrant": registrant_data(reg), "event": event_data(event, language), **links}
+    return {"registrant": registrant_data(reg, language), "event": event_data(event, language),
+            **links}
 
 
 def render_for(row: InvitationTemplate, reg: Registration, event: Event,

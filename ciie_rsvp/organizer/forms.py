@@ -266,7 +266,7 @@ class EventForm(FlaskForm):
     capacity = IntegerField("Capacity", validators=[
         Optional(), NumberRange(1, 1_000_000, "Leave it empty, or give 1 to 1,000,000.")])
     is_published = BooleanField("Published: listed on the public site and open for "
-                                "registration between the times above")
+                                "registration between the registration times below")
     mail_from = StringField("Invitations from", filters=[_strip],
                             validators=[Optional(), Length(max=254), _mailbox])
     mail_reply_to = StringField("Replies to", filters=[_strip],

@@ -193,7 +193,9 @@ def export(slug: str) -> BaseResponse:
             exports.complete_export(record_id, table.count)
             db.session.commit()
 
-    return Response(stream_with_context(body()), mimetype=exports.FORMATS[fmt], headers=headers)
+    # content_type, not mimetype: FORMATS already names the charset Werkzeug would add again
+    return Response(stream_with_context(body()), content_type=exports.FORMATS[fmt],
+                    headers=headers)
 
 
 @bp.get("/registrations/<int:reg_id>")
