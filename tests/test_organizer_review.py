@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from ciie_rsvp.extensions import db
 from ciie_rsvp.models import AuditEntry, Registration
-from ciie_rsvp.organizer.duplicates import canonical_email, company_key
+from ciie_rsvp.organizer.duplicates import canonical_email, company_key, registrable_domain
 from tests.conftest import csrf_from, valid_registration
 
 DAY = dt.timedelta(days=1)
@@ -375,6 +375,18 @@ def test_email_and_company_keys():
         "golden-state almond growers LLC")
     assert company_key("上海进出口贸易有限公司") == company_key("上海进出口贸易")
     assert company_key("The Acme Co.") == company_key("ACME")
+
+
+@pytest.mark.parametrize(("host", "domain"), [
+    ("www.almonds.com", "almonds.com"),
+    ("shop.example.co.uk", "example.co.uk"),
+    ("www.almonds.myshopify.com", "almonds.myshopify.com"),
+    ("pacificalmond.example.com", "pacificalmond.example.com"),
+    ("Bay-Robotics.GitHub.io.", "bay-robotics.github.io"),
+    ("myshopify.com", "myshopify.com"),
+])
+def test_registrable_domain_keeps_shared_hosts_customers_apart(host, domain):
+    assert registrable_domain(host) == domain
 
 
 def test_duplicate_warnings_on_detail_page(client, login_organizer, make_event,

@@ -37,6 +37,16 @@ LEGAL_SUFFIXES = frozenset({
 })
 CJK_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司")
 SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "edu", "ac"})
+# Hosts where every customer gets a subdomain (the Public Suffix List's private section, the
+# ones small businesses use): a.myshopify.com and b.myshopify.com are two companies. The
+# documentation domains of RFC 2606 are here too, so test and sample data do not all match.
+SHARED_HOSTS = frozenset({
+    "myshopify.com", "github.io", "gitlab.io", "wixsite.com", "squarespace.com",
+    "wordpress.com", "blogspot.com", "business.site", "godaddysites.com", "weebly.com",
+    "webflow.io", "netlify.app", "vercel.app", "pages.dev", "web.app", "firebaseapp.com",
+    "herokuapp.com", "azurewebsites.net", "myftpupload.com", "square.site", "carrd.co",
+    "example.com", "example.org", "example.net",
+})
 SIMILAR = 0.88
 CANDIDATE_LIMIT = 500
 
@@ -71,8 +81,11 @@ def company_key(name: str) -> str:
 
 
 def registrable_domain(host: str) -> str:
-    """``www.shop.example.co.uk`` -> ``example.co.uk``; ``www.example.com`` -> ``example.com``."""
+    """``www.shop.example.co.uk`` -> ``example.co.uk``; ``www.example.com`` -> ``example.com``;
+    ``www.almonds.myshopify.com`` -> ``almonds.myshopify.com`` (see :data:`SHARED_HOSTS`)."""
     labels = [label for label in host.lower().strip(".").split(".") if label]
+    if len(labels) >= 3 and ".".join(labels[-2:]) in SHARED_HOSTS:
+        return ".".join(labels[-3:])
     if len(labels) >= 3 and labels[-2] in SECOND_LEVEL and len(labels[-1]) == 2:
         return ".".join(labels[-3:])
     return ".".join(labels[-2:])
