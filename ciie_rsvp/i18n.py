@@ -99,6 +99,17 @@ def event_time(value: dt.datetime, zone: str) -> str:
     return f"{long_date(local.date())} {local:%H:%M} ({zone.replace('_', ' ')})"
 
 
+def event_hours(event: Any) -> str:
+    """The event's hours on its own clock, e.g. ``10:00–16:00 (America/Los Angeles)``; empty
+    when it has no start time."""
+    if event.start_time is None:
+        return ""
+    hours = f"{event.start_time:%H:%M}"
+    if event.end_time is not None:
+        hours += f"–{event.end_time:%H:%M}"
+    return f"{hours} ({known_zone(event.timezone).replace('_', ' ')})"
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories="translations")
@@ -106,3 +117,4 @@ def init_app(app: Flask) -> None:
                                  current_tag=current_tag)
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["event_time"] = event_time
+    app.jinja_env.filters["event_hours"] = event_hours

@@ -640,6 +640,7 @@ def test_rsvp_page_and_calendar_of_an_event_in_an_unknown_zone_use_utc(smtp_app,
     page = client.get(f"/rsvp/{token}")
     assert page.status_code == 200
     assert "October 7, 2030 17:00 (UTC)" in page.get_data(as_text=True)
+    assert "October 13, 2030, 10:00 (UTC)" in page.get_data(as_text=True)  # the event's hours
     ics = client.get(f"/rsvp/{token}/calendar.ics")
     assert ics.status_code == 200
     vevent = icalendar.Calendar.from_ical(ics.data).walk("VEVENT")[0]

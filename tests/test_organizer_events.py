@@ -141,6 +141,7 @@ def test_a_new_event_takes_registrations_once_published_and_open(app, client,
 
     form = public.get("/events/open-now/register")
     assert form.status_code == 200 and "Share the Future 2027" in form.get_data(as_text=True)
+    assert "October 13, 2030, 09:00–17:00 (America/Los Angeles)" in form.get_data(True)
     done = public.post("/events/open-now/register",
                        data={**valid_registration(), **form_fields(form.get_data(True))})
     assert done.status_code == 303 and done.headers["Location"].endswith("/registered")

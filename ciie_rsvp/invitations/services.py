@@ -30,6 +30,7 @@ from ..emails import (
     format_address,
 )
 from ..extensions import db
+from ..i18n import event_hours
 from ..models import (
     AuditEntry,
     Event,
@@ -190,15 +191,11 @@ def _clock(moment: dt.datetime, language: str) -> str:
     return f"{day:%B} {day.day}, {day.year} {moment:%H:%M}"
 
 
-def format_event_time(event: Event) -> str:
-    """The event's hours on its own clock, e.g. ``10:00–16:00 (America/Los Angeles)``; empty
-    when it has no start time."""
-    if event.start_time is None:
-        return ""
-    hours = f"{event.start_time:%H:%M}"
-    if event.end_time is not None:
-        hours += f"–{event.end_time:%H:%M}"
-    return f"{hours} ({known_zone(event.timezone).replace('_', ' ')})"
+def format_event_when(event: Event, language: str) -> str:
+    """The event's days and, when it has them, its hours: what the RSVP pages show."""
+    hours = event_hours(event)
+    day = format_event_date(event, language)
+    return f"{day}, {hours}" if hours else day
 
 
 def format_rsvp_deadline(event: Event, language: str) -> str:
@@ -217,7 +214,7 @@ def event_data(event: Event, language: str) -> dict[str, str]:
     return {
         "name": (event.name_zh or event.name_en) if zh else event.name_en,
         "date": format_event_date(event, language),
-        "time": format_event_time(event),
+        "time": event_hours(event),
         "venue": event.venue,
         "city": event.city,
         "hosts": event.hosts,

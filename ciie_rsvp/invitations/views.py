@@ -63,7 +63,7 @@ def _page(inv: Invitation, token: str, form: RsvpForm, status: int = 200,
     with _in_language_of(inv) as lang:
         return render_template(
             "rsvp/show.html", inv=inv, event=inv.event, reg=inv.registration, token=token,
-            form=form, when=services.format_event_date(inv.event, lang),
+            form=form, when=services.format_event_when(inv.event, lang),
             event_name=services.event_data(inv.event, lang)["name"],
             rsvp_open=inv.event.rsvp_open(), error=error,
             preselect=request.args.get("answer", "")), status
@@ -108,7 +108,7 @@ def thanks(token: str) -> str | Response:
     with _in_language_of(inv) as lang:
         return render_template("rsvp/thanks.html", inv=inv, token=token,
                                event_name=services.event_data(inv.event, lang)["name"],
-                               when=services.format_event_date(inv.event, lang))
+                               when=services.format_event_when(inv.event, lang))
 
 
 @bp.get("/rsvp/<token>/calendar.ics")
