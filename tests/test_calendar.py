@@ -40,6 +40,7 @@ def both(event: Event, **kwargs: object) -> tuple[bytes, bytes]:
     ({"start_time": None, "end_time": None}, {"url": ""}),
     ({}, {"attendee": Person('张伟, "Boss"; CEO: 北京 ' * 5, "z@example.cn"),
           "summary": "相约上海，共享未来"}),
+    ({}, {"partstat": "ACCEPTED"}),
     ({}, {"attendee": Person("A;B:C\\D", "weird+tag@example.com"),
           "url": "https://x/" + "a" * 200}),
 ])

@@ -743,3 +743,21 @@ def test_the_conference_welcome_in_chinese_writes_latin_names_apart(smtp_app, sm
     body = text_body(smtp_server.parsed()[-1])
     assert re.search(r"尊敬的Guest Number\d+：", body), body[:80]
     assert "Downtown Los Angeles（Los Angeles）" in body
+
+
+def test_the_calendar_file_says_what_the_invitee_answered(smtp_app, client, invited):
+    _slug, token, _ = invited(start_time=dt.time(10, 0))
+
+    def partstat() -> str:
+        ics = client.get(f"/rsvp/{token}/calendar.ics")
+        assert ics.status_code == 200
+        return str(icalendar.Calendar.from_ical(ics.data).walk("VEVENT")[0]["ATTENDEE"]
+                   .params["PARTSTAT"])
+
+    assert partstat() == "NEEDS-ACTION"
+    for answer, expected in (("accepted", "ACCEPTED"), ("declined", "DECLINED")):
+        page = client.get(f"/rsvp/{token}").get_data(as_text=True)
+        resp = client.post(f"/rsvp/{token}", data={"csrf_token": csrf_from(page),
+                                                   "answer": answer})
+        assert resp.status_code == 303
+        assert partstat() == expected

@@ -14,6 +14,9 @@ from ..zones import known_zone
 
 PRODID = "-//CIIE California Delegation//ciie-rsvp//EN"
 
+#: An invitation's RSVP answer as the attendee's PARTSTAT (RFC 5545 3.2.12).
+PARTSTATS = {"pending": "NEEDS-ACTION", "accepted": "ACCEPTED", "declined": "DECLINED"}
+
 
 @dataclass(frozen=True)
 class Person:
@@ -53,8 +56,10 @@ def event_ics(
     sequence: int = 0,
     url: str = "",
     stamp: dt.datetime | None = None,
+    partstat: str = "NEEDS-ACTION",
 ) -> bytes:
-    """An RFC 5545 ``VCALENDAR`` with ``METHOD:REQUEST`` inviting ``attendee`` (RSVP=TRUE).
+    """An RFC 5545 ``VCALENDAR`` with ``METHOD:REQUEST`` inviting ``attendee`` (RSVP=TRUE),
+    whose participation is ``partstat`` (:data:`PARTSTATS`: what they answered, if anything).
 
     Everything but UID, DTSTAMP, URL and ATTENDEE is the same for every invitee of an event, so
     it is built and serialized once (per event, summary, sequence...) and only those four
@@ -65,7 +70,7 @@ def event_ics(
     location = ", ".join(x for x in (event.venue, event.city, event.country) if x)
     skeleton = _skeleton(start, end, known_zone(event.timezone), event.start_date.year,
                          location, organizer, summary, description, sequence, bool(url))
-    personal = _personal_lines(uid, stamp or dt.datetime.now(dt.UTC), url, attendee)
+    personal = _personal_lines(uid, stamp or dt.datetime.now(dt.UTC), url, attendee, partstat)
     return b"".join(personal[part] if isinstance(part, str) else part for part in skeleton)
 
 
@@ -73,10 +78,11 @@ _PERSONAL = ("ATTENDEE", "DTSTAMP", "UID", "URL")
 _SENTINEL_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-def _personal_lines(uid: str, stamp: dt.datetime, url: str, attendee: Person) -> dict[str, bytes]:
+def _personal_lines(uid: str, stamp: dt.datetime, url: str, attendee: Person,
+                    partstat: str) -> dict[str, bytes]:
     """The invitee's own content lines (folded, CRLF-terminated), as icalendar writes them."""
     vevent = icalendar.Event()
-    _add_personal(vevent, uid, stamp, url, attendee)
+    _add_personal(vevent, uid, stamp, url, attendee, partstat)
     lines = {}
     for line in vevent.content_lines()[1:-2]:  # without BEGIN, END and the final ""
         lines[line.split(":", 1)[0].split(";", 1)[0]] = line.to_ical() + b"\r\n"
@@ -84,7 +90,7 @@ def _personal_lines(uid: str, stamp: dt.datetime, url: str, attendee: Person) ->
 
 
 def _add_personal(vevent: icalendar.Event, uid: str, stamp: dt.datetime, url: str,
-                  attendee: Person) -> None:
+                  attendee: Person, partstat: str) -> None:
     vevent.add("uid", uid)
     vevent.add("dtstamp", stamp)
     if url:
@@ -92,7 +98,7 @@ def _add_personal(vevent: icalendar.Event, uid: str, stamp: dt.datetime, url: st
     att = icalendar.vCalAddress(f"mailto:{attendee.email}")
     att.params["cn"] = icalendar.vText(attendee.name)
     att.params["role"] = icalendar.vText("REQ-PARTICIPANT")
-    att.params["partstat"] = icalendar.vText("NEEDS-ACTION")
+    att.params["partstat"] = icalendar.vText(partstat)
     att.params["rsvp"] = icalendar.vText("TRUE")
     vevent.add("attendee", att)
 
@@ -105,7 +111,8 @@ def _skeleton(start: dt.date | dt.datetime, end: dt.date | dt.datetime, tzid: st
     personal content lines to put in between."""
     ics = _calendar_bytes(start, end, tzid, year, location, organizer, summary, description,
                           sequence, uid="x", stamp=_SENTINEL_STAMP,
-                          url="https://x" if with_url else "", attendee=Person("x", "x@x"))
+                          url="https://x" if with_url else "", attendee=Person("x", "x@x"),
+                          partstat="NEEDS-ACTION")  # the personal lines are written per invitee
     parts: list[bytes | str] = []
     for line in _content_lines(ics):
         name = line.split(b":", 1)[0].split(b";", 1)[0].decode()
@@ -131,19 +138,20 @@ def _content_lines(ics: bytes) -> list[bytes]:
 
 def full_event_ics(event: Event, *, uid: str, organizer: Person, attendee: Person, summary: str,
                    description: str = "", sequence: int = 0, url: str = "",
-                   stamp: dt.datetime | None = None) -> bytes:
+                   stamp: dt.datetime | None = None, partstat: str = "NEEDS-ACTION") -> bytes:
     """:func:`event_ics` built whole with icalendar (the reference the fast path must equal)."""
     start, end = _when(event)
     location = ", ".join(x for x in (event.venue, event.city, event.country) if x)
     return _calendar_bytes(start, end, known_zone(event.timezone), event.start_date.year, location,
                            organizer, summary, description, sequence, uid=uid,
-                           stamp=stamp or dt.datetime.now(dt.UTC), url=url, attendee=attendee)
+                           stamp=stamp or dt.datetime.now(dt.UTC), url=url, attendee=attendee,
+                           partstat=partstat)
 
 
 def _calendar_bytes(start: dt.date | dt.datetime, end: dt.date | dt.datetime, tzid: str,
                     year: int, location: str, organizer: Person, summary: str,
                     description: str, sequence: int, *, uid: str, stamp: dt.datetime, url: str,
-                    attendee: Person) -> bytes:
+                    attendee: Person, partstat: str) -> bytes:
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -162,7 +170,7 @@ def _calendar_bytes(start: dt.date | dt.datetime, end: dt.date | dt.datetime, tz
     org = icalendar.vCalAddress(f"mailto:{organizer.email}")
     org.params["cn"] = icalendar.vText(organizer.name)
     vevent.add("organizer", org)
-    _add_personal(vevent, uid, stamp, url, attendee)
+    _add_personal(vevent, uid, stamp, url, attendee, partstat)
     cal.add_component(vevent)
     ics = cal.to_ical()
     if isinstance(start, dt.datetime):

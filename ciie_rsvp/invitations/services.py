@@ -48,7 +48,7 @@ from ..outbox import enqueue, enqueue_many, outbox_row, requeue
 from ..tokens import derived_token, hash_token, looks_like_token, new_token
 from ..validation import normalize_email
 from ..zones import known_zone, to_local
-from .calendar import Person, event_ics
+from .calendar import PARTSTATS, Person, event_ics
 from .rendering import Rendered, RenderError, TemplateParts, check_syntax, render
 
 LANGUAGES = ("en", "zh-Hans")
@@ -458,16 +458,17 @@ def sender_of(event: Event) -> tuple[str, str | None]:
 
 
 def _calendar(event: Event, reg: Registration, nonce: str, token: str, language: str,
-              sequence: int) -> bytes:
+              sequence: int, rsvp: str = RsvpAnswer.PENDING.value) -> bytes:
     """The invitation's .ics; its UID comes from the invitation's nonce, so a reminder or a
-    download updates the same calendar entry."""
+    download updates the same calendar entry. The attendee's PARTSTAT is the ``rsvp`` answer."""
     sender, reply_to = sender_of(event)
     name, email = parseaddr(reply_to or sender)
     return event_ics(event, uid=f"invitation-{nonce}@{email.rpartition('@')[2] or 'ciie-rsvp'}",
                      organizer=Person(name or email, email),
                      attendee=Person(reg.full_name, reg.email),
                      summary=event_data(event, language)["name"],
-                     url=f"{current_app.config['BASE_URL']}/rsvp/{token}", sequence=sequence)
+                     url=f"{current_app.config['BASE_URL']}/rsvp/{token}", sequence=sequence,
+                     partstat=PARTSTATS.get(rsvp, "NEEDS-ACTION"))
 
 
 def _compose(nonce: str, token: str, reg: Registration, event: Event, check: Check,
@@ -718,7 +719,7 @@ def calendar_for(inv: Invitation) -> bytes:
     reg = inv.registration
     token = derived_token(current_app.config["SECRET_KEY"], TOKEN_PURPOSE, inv.token_nonce)
     language = reg.language if reg.language in LANGUAGES else "en"
-    return _calendar(inv.event, reg, inv.token_nonce, token, language, inv.rounds - 1)
+    return _calendar(inv.event, reg, inv.token_nonce, token, language, inv.rounds - 1, inv.rsvp)
 
 
 # --- dashboard and exports ---------------------------------------------------------------------
