@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Flask, has_request_context, request, session
@@ -19,7 +18,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from .extensions import babel
-from .zones import known_zone
+from .zones import known_zone, to_local, zone_label
 
 #: BCP 47 tag (stored, shown in ``lang=""``) → Babel locale of our catalogs.
 LOCALES: dict[str, str] = {"en": "en", "zh-Hans": "zh_Hans"}
@@ -95,8 +94,9 @@ def long_date(value: Any) -> str:
 def event_time(value: dt.datetime, zone: str) -> str:
     """The instant ``value`` on the event's clock: its long date, the time and the zone."""
     zone = known_zone(zone)  # a name this machine does not know: UTC, and it says so
-    local = value.astimezone(ZoneInfo(zone))
-    return f"{long_date(local.date())} {local:%H:%M} ({zone.replace('_', ' ')})"
+    local = to_local(value, zone)
+    assert local is not None
+    return f"{long_date(local.date())} {local:%H:%M} ({zone_label(zone)})"
 
 
 def event_hours(event: Any) -> str:
@@ -107,7 +107,7 @@ def event_hours(event: Any) -> str:
     hours = f"{event.start_time:%H:%M}"
     if event.end_time is not None:
         hours += f"–{event.end_time:%H:%M}"
-    return f"{hours} ({known_zone(event.timezone).replace('_', ' ')})"
+    return f"{hours} ({zone_label(known_zone(event.timezone))})"
 
 
 def init_app(app: Flask) -> None:

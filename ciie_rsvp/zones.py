@@ -28,6 +28,11 @@ def known_zone(name: str | None) -> str:
     return name if name in time_zones() else "UTC"  # type: ignore[return-value]
 
 
+def zone_label(name: str) -> str:
+    """A zone's name as pages and invitations show it: ``America/Los Angeles``."""
+    return name.replace("_", " ")
+
+
 def to_utc(local: dt.datetime, zone: str) -> dt.datetime:
     """The UTC instant of the wall-clock time ``local`` (naive) in ``zone``.
 

@@ -47,7 +47,7 @@ from ..models import (
 from ..outbox import enqueue, enqueue_many, outbox_row, requeue
 from ..tokens import derived_token, hash_token, looks_like_token, new_token
 from ..validation import normalize_email
-from ..zones import known_zone, to_local
+from ..zones import known_zone, to_local, zone_label
 from .calendar import PARTSTATS, Person, event_ics
 from .rendering import Rendered, RenderError, TemplateParts, check_syntax, render
 
@@ -206,7 +206,7 @@ def format_rsvp_deadline(event: Event, language: str) -> str:
     zone = known_zone(event.timezone)
     local = to_local(event.rsvp_deadline, zone)
     assert local is not None
-    return f"{_clock(local, language)} ({zone.replace('_', ' ')})"
+    return f"{_clock(local, language)} ({zone_label(zone)})"
 
 
 def event_data(event: Event, language: str) -> dict[str, str]:

@@ -37,6 +37,7 @@ from ..choices import CALIFORNIA_COUNTIES, INTERESTS, SECTORS, STATUSES
 from ..core.ids import valid_id
 from ..registration.forms import RegistrantWithEmail, _strip
 from ..validation import NoControlChars, normalize_mailbox
+from ..zones import zone_label
 from . import events
 from .services import PER_PAGE_CHOICES, ListFilters
 
@@ -65,10 +66,11 @@ def _opt(pairs: list[tuple[str, str]], empty: str) -> list[SelectChoice]:
 
 
 def _plausible_day(form: Any, field: Any) -> None:
-    """Registrations are made in this era; a day far outside it (9999-12-31) is a typo, and
-    the day after it could not even be computed."""
-    if field.data and not dt.date(2000, 1, 1) <= field.data <= dt.date(2999, 12, 31):
-        raise ValidationError("Give a day between the years 2000 and 2999.")
+    """Registrations are made in the years events may fall in (:data:`events.YEARS`); a day
+    far outside them (9999-12-31) is a typo, and the day after it could not be computed."""
+    first, last = events.YEARS
+    if field.data and not first <= field.data.year <= last:
+        raise ValidationError(f"Give a day between the years {first} and {last}.")
 
 
 class FilterForm(Form):
@@ -238,7 +240,7 @@ _FIRST_ZONES = ("America/Los_Angeles", "Asia/Shanghai")
 
 def _zone_choices() -> list[SelectChoice]:
     rest = [z for z in events.time_zones() if z not in _FIRST_ZONES]
-    return _c([(z, z.replace("_", " ")) for z in (*_FIRST_ZONES, *rest)])
+    return _c([(z, zone_label(z)) for z in (*_FIRST_ZONES, *rest)])
 
 
 class EventForm(FlaskForm):

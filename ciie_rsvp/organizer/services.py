@@ -207,12 +207,15 @@ def approved_places(event: Event) -> Places:
     return Places(int(registrations), int(delegates), event.capacity)
 
 
-def over_capacity_warning(event: Event) -> str | None:
-    """A warning for the organizer who just approved past the event's capacity, else None.
+def over_capacity_warning(event: Event, decision: str) -> str | None:
+    """A warning for the organizer whose ``decision`` (just applied to some registrations of
+    ``event``) approved past the event's capacity, else None.
 
     Approving stays possible (the organizers decide who comes; a capacity can be raised), but
     nobody should pass the limit without being told.
     """
+    if decision != RegistrationStatus.APPROVED.value or not event.capacity:
+        return None
     places = approved_places(event)
     if not places.over:
         return None

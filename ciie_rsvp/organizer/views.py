@@ -30,7 +30,7 @@ from ..choices import CALIFORNIA_COUNTIES
 from ..core.errors import form_expired, form_refused
 from ..database import deferred_transactions, immediate_transactions
 from ..extensions import csrf, db
-from ..models import Event, Registration, RegistrationStatus
+from ..models import Event, Registration
 from ..outbox import dispatch
 from ..registration import services as registration_services
 from ..registration.forms import EraseForm
@@ -134,13 +134,13 @@ def bulk_decision(slug: str) -> BaseResponse | tuple[str, int]:
     db.session.commit()
     flash(f"{result.changed} registration{'s' if result.changed != 1 else ''} "
           f"{form.decision.data}; {result.unchanged} left unchanged.", "success")
-    if result.changed and form.decision.data == RegistrationStatus.APPROVED.value:
-        _warn_over_capacity(event)
+    if result.changed:
+        _warn_over_capacity(event, form.decision.data)
     return redirect(url_for(".registrations", slug=slug, **filters.query_args()), code=303)
 
 
-def _warn_over_capacity(event: Event) -> None:
-    warning = services.over_capacity_warning(event)
+def _warn_over_capacity(event: Event, decision: str) -> None:
+    warning = services.over_capacity_warning(event, decision)
     if warning:
         flash(warning, "warning")
 
@@ -225,8 +225,8 @@ def decide(reg_id: int) -> BaseResponse | tuple[str, int]:
         return _detail_page(reg), 409
     db.session.commit()
     flash(f"Registration {form.status.data}." if changed else "Nothing changed.", "success")
-    if changed and form.status.data == RegistrationStatus.APPROVED.value:
-        _warn_over_capacity(reg.event)
+    if changed:
+        _warn_over_capacity(reg.event, form.status.data)
     return redirect(url_for(".registration", reg_id=reg_id), code=303)
 
 
