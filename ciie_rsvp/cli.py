@@ -256,7 +256,7 @@ def mail_resume() -> None:
 
 @click.group("invitations")
 def invitations_group() -> None:
-    """Welcome invitations: preflight, send, remind, resend."""
+    """Welcome invitations: preflight, send, remind, resend, update."""
 
 
 def _event_or_fail(slug: str) -> Any:
@@ -393,6 +393,25 @@ def invitations_resend(slug: str) -> None:
     db.session.commit()
     click.echo(f"queued {len(ids)} failed message(s) again")
     deliver_after_commit(list(ids))
+
+
+@invitations_group.command("update")
+@click.option("--event", "slug", required=True)
+@click.option("--dry-run", is_flag=True, help="Only say how many invitees would get it.")
+@with_appcontext
+@writes
+def invitations_update(slug: str, dry_run: bool) -> None:
+    """Tell invitees who were given an earlier date, time or place what it is now."""
+    from .invitations import services
+
+    event = _event_or_fail(slug)
+    if dry_run:
+        click.echo(f"{services.schedule_update_count(event)} invitee(s) would get the update")
+        return
+    result = services.send_schedule_update(event)
+    db.session.commit()
+    click.echo(f"queued {result.updated} update(s); skipped {len(result.skipped)}")
+    deliver_after_commit(result.outbox_ids)
 
 
 @invitations_group.command("status")

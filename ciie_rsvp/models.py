@@ -135,6 +135,9 @@ class Event(db.Model):
     rsvp_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # How many guests an invitee may bring along (0: none).
     guest_limit: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Goes up with every change to the days, times, time zone or place (organizer/events.py):
+    # invitations sent before a change are told about it, and calendar files' SEQUENCE grows.
+    schedule_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     registrations: Mapped[list[Registration]] = relationship(back_populates="event")
 
@@ -402,6 +405,8 @@ class Invitation(db.Model):
     opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     invited_by: Mapped[int | None] = mapped_column(ForeignKey("organizers.id", ondelete="SET NULL"))
+    # The event's schedule_revision in the latest message this invitee got.
+    schedule_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     event: Mapped[Event] = relationship()
     registration: Mapped[Registration] = relationship()

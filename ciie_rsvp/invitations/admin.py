@@ -1,5 +1,6 @@
 """Organizer pages for invitations: template editor with live preview, preflight, send,
-per-invitation status, resend failed, RSVP dashboard, remind non-responders.
+per-invitation status, resend failed, RSVP dashboard, remind non-responders, tell invitees
+that the event's date, time or place changed.
 
 Every route requires a signed-in organizer; every state change is a CSRF-protected POST that
 calls one service, commits once, then hands the queued mail to the outbox.
@@ -80,6 +81,7 @@ def dashboard(slug: str) -> str:
         rows=services.invitation_rows(event, rsvp=rsvp, delivery=delivery),
         rsvp=rsvp, delivery=delivery, queue=queue_state(),
         templates=services.template_names(event), next_round=services.next_round(event),
+        update_count=services.schedule_update_count(event),
         action_form=ActionForm(), round_form=RoundForm(round=services.next_round(event)))
 
 
@@ -261,6 +263,20 @@ def resend(slug: str) -> Response:
     db.session.commit()
     dispatch(list(ids))
     flash(f"{len(ids)} failed message(s) queued again.", "success")
+    return redirect(url_for(".dashboard", slug=slug), code=303)
+
+
+@admin_bp.post("/update")
+@organizer_required()
+def update(slug: str) -> Response:
+    """Send invitees who were given an earlier date, time or place the event's new ones."""
+    event = _event(slug)
+    if not ActionForm().validate_on_submit():
+        form_expired()
+    result = services.send_schedule_update(event, organizer_id=current_organizer().id)
+    db.session.commit()
+    dispatch(result.outbox_ids)
+    flash(f"{result.updated} update(s) queued with the new date, time and place.", "success")
     return redirect(url_for(".dashboard", slug=slug), code=303)
 
 

@@ -15,7 +15,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import current_app, render_template
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -30,7 +31,7 @@ from ..emails import (
     format_address,
 )
 from ..extensions import db
-from ..i18n import event_hours
+from ..i18n import event_hours, locale_for
 from ..models import (
     AuditEntry,
     Event,
@@ -195,7 +196,9 @@ def format_event_when(event: Event, language: str) -> str:
     """The event's days and, when it has them, its hours: what the RSVP pages show."""
     hours = event_hours(event)
     day = format_event_date(event, language)
-    return f"{day}, {hours}" if hours else day
+    if not hours:
+        return day
+    return f"{day}，{hours}" if language == "zh-Hans" else f"{day}, {hours}"
 
 
 def format_rsvp_deadline(event: Event, language: str) -> str:
@@ -474,15 +477,23 @@ def _calendar(event: Event, reg: Registration, nonce: str, token: str, language:
 def _compose(nonce: str, token: str, reg: Registration, event: Event, check: Check,
              round_: int) -> BuiltMessage:
     assert check.rendered is not None and check.template is not None
+    ics = _calendar(event, reg, nonce, token, check.language,
+                    calendar_sequence(round_, event.schedule_revision))
+    return _invitation_mail(event, check.address, token, check.language, check.rendered, ics)
+
+
+def _invitation_mail(event: Event, to: str, token: str, language: str, content: Rendered,
+                     ics: bytes) -> BuiltMessage:
+    """A message of the invitation ``token`` (invitation, reminder or update): the event's
+    From and Reply-To, one-click unsubscribe, and the calendar entry ``ics``."""
     sender, reply_to = sender_of(event)
-    ics = _calendar(event, reg, nonce, token, check.language, round_ - 1)
     unsubscribe = f"{current_app.config['BASE_URL']}/unsubscribe/{token}"
     return build_message_bytes(
-        sender=sender, to=check.address, reply_to=reply_to, subject=check.rendered.subject,
-        text=check.rendered.text, html=check.rendered.html,
+        sender=sender, to=to, reply_to=reply_to, subject=content.subject,
+        text=content.text, html=content.html,
         headers={"List-Unsubscribe": f"<{unsubscribe}>",
                  "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                 "Content-Language": check.language},
+                 "Content-Language": language},
         attachments=[Attachment(ics, "text", "calendar", "invitation.ics",
                                 {"method": "REQUEST"})],
     )
@@ -501,6 +512,7 @@ class Prepared:
     token_hash: str
     template_version: int
     outbox: dict[str, Any]  # an outbox row, less its invitation id and idempotency key
+    schedule_revision: int  # the event's, as the message states it
 
 
 def prepare_invitations(event: Event, template_name: str, *, status: str | None = "approved",
@@ -520,7 +532,8 @@ def prepare_invitations(event: Event, template_name: str, *, status: str | None 
         prepared.append(Prepared(check.registration_id, check.nonce, hash_token(check.token),
                                  check.template.version,
                                  outbox_row(message, kind="invitation",
-                                            registration_id=check.registration_id)))
+                                            registration_id=check.registration_id),
+                                 event.schedule_revision))
     return report, prepared
 
 
@@ -538,7 +551,7 @@ def record_invitations(event_id: int, template_name: str, prepared: list[Prepare
         "event_id": event_id, "registration_id": p.registration_id,
         "template_name": template_name, "token_nonce": p.nonce, "token_hash": p.token_hash,
         "rounds": 1, "rsvp": RsvpAnswer.PENDING.value, "guests": 0, "invited_at": now,
-        "invited_by": organizer_id,
+        "invited_by": organizer_id, "schedule_revision": p.schedule_revision,
     } for p in prepared], ["event_id", "registration_id"], returning=["id", "registration_id"])
     rows = []
     for inv_id, reg_id in sorted(inserted, key=lambda pair: pair[0]):
@@ -629,6 +642,7 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
                             idempotency_key=idempotency_key(inv.id, check.template.version,
                                                             round_))
         inv.rounds = round_
+        inv.schedule_revision = event.schedule_revision
         if outbox_id is not None:
             result.outbox_ids.append(outbox_id)
             result.reminded += 1
@@ -649,6 +663,108 @@ def resend_failed(event: Event, invitation_ids: Iterable[int] | None = None) -> 
                                           OutboxMessage.recipient))
         .where(OutboxMessage.id.in_(ids)))) if ids else set()
     return requeue([i for i in ids if i not in opted])
+
+
+# --- schedule changes -------------------------------------------------------------------------
+
+
+def calendar_sequence(rounds: int, schedule_revision: int) -> int:
+    """The ``SEQUENCE`` of an invitee's calendar entry after ``rounds`` messages of the
+    invitation and ``schedule_revision`` changes of the event's days, times or place.
+
+    Both only grow, so every later message (or download) carries at least the SEQUENCE of
+    any earlier one, and one with a change carries a higher one: calendar apps then replace
+    the entry instead of ignoring the message as out of date (RFC 5546, 2.1.5).
+    """
+    return rounds - 1 + schedule_revision
+
+
+def _update_recipients(event: Event) -> Any:
+    """Invitations of ``event`` whose latest message gave an earlier schedule and who may be
+    written to: registration neither withdrawn nor erased, address not unsubscribed."""
+    return (select(Invitation).join(Registration, Registration.id == Invitation.registration_id)
+            .where(Invitation.event_id == event.id,
+                   Invitation.schedule_revision < event.schedule_revision,
+                   Registration.status != RegistrationStatus.WITHDRAWN.value,
+                   Registration.erased_at.is_(None),
+                   ~select(MailOptOut.email_normalized).where(
+                       MailOptOut.email_normalized == Registration.email_normalized).exists()))
+
+
+def schedule_update_count(event: Event) -> int:
+    """How many invitees would get :func:`send_schedule_update` now (0 when none is due)."""
+    if not event.schedule_revision:
+        return 0
+    return db.session.scalar(select(func.count()).select_from(
+        _update_recipients(event).subquery())) or 0
+
+
+@dataclass
+class UpdateResult:
+    outbox_ids: list[int] = field(default_factory=list)
+    updated: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def send_schedule_update(event: Event, *, organizer_id: int | None = None) -> UpdateResult:
+    """Tell every invitee who was given an earlier date, time or place what it is now.
+
+    One message per invitee, in their language, with the RSVP link, their answer so far and
+    the updated calendar entry (same UID, higher SEQUENCE, their answer as PARTSTAT). The key
+    (invitation, schedule revision) makes a repeated click queue nothing; those who
+    unsubscribed, withdrew or were erased are not written to.
+    """
+    result = UpdateResult()
+    if not event.schedule_revision:
+        return result
+    invitations = list(db.session.scalars(_update_recipients(event).order_by(Invitation.id)))
+    secret = current_app.config["SECRET_KEY"]
+    for inv in invitations:
+        reg = inv.registration
+        try:
+            address = format_address(reg.full_name, normalize_email(reg.email))
+        except (ValueError, HeaderInjectionError):
+            result.skipped.append((inv.id, "invalid_address"))
+            continue
+        token = derived_token(secret, TOKEN_PURPOSE, inv.token_nonce)
+        message = _update_message(inv, event, address, token)
+        outbox_id = enqueue(message, kind="invitation_update", registration_id=reg.id,
+                            invitation_id=inv.id,
+                            idempotency_key=f"invitation:{inv.id}:schedule:"
+                                            f"r{event.schedule_revision}")
+        inv.schedule_revision = event.schedule_revision
+        if outbox_id is not None:
+            result.outbox_ids.append(outbox_id)
+            result.updated += 1
+    if result.updated:
+        db.session.add(AuditEntry(actor="organizer", organizer_id=organizer_id,
+                                  action="schedule_update_sent",
+                                  detail=f"event_id={event.id} revision="
+                                         f"{event.schedule_revision} count={result.updated}"))
+    return result
+
+
+def _update_message(inv: Invitation, event: Event, address: str, token: str) -> BuiltMessage:
+    """The "date, time or place changed" email of ``inv``, in the invitee's language."""
+    reg = inv.registration
+    language = reg.language if reg.language in LANGUAGES else "en"
+    data = event_data(event, language)
+    context = {
+        "name": full_name(reg.first_name, reg.last_name, language),
+        "event_name": data["name"],
+        "when": format_event_when(event, language),
+        "place": ", ".join(x for x in (event.venue, event.city, event.country) if x),
+        "answer": inv.rsvp,
+        "guests": inv.guests,
+        "rsvp_url": f"{current_app.config['BASE_URL']}/rsvp/{token}",
+    }
+    with force_locale(locale_for(language)):
+        content = Rendered(subject=clean_header(_("Changed: %(event)s", event=data["name"])),
+                           text=render_template("email/schedule_changed.txt", **context),
+                           html=render_template("email/schedule_changed.html", **context))
+    ics = _calendar(event, reg, inv.token_nonce, token, language,
+                    calendar_sequence(inv.rounds, event.schedule_revision), inv.rsvp)
+    return _invitation_mail(event, address, token, language, content, ics)
 
 
 # --- RSVP -----------------------------------------------------------------------------------------
@@ -719,7 +835,8 @@ def calendar_for(inv: Invitation) -> bytes:
     reg = inv.registration
     token = derived_token(current_app.config["SECRET_KEY"], TOKEN_PURPOSE, inv.token_nonce)
     language = reg.language if reg.language in LANGUAGES else "en"
-    return _calendar(inv.event, reg, inv.token_nonce, token, language, inv.rounds - 1, inv.rsvp)
+    return _calendar(inv.event, reg, inv.token_nonce, token, language,
+                     calendar_sequence(inv.rounds, inv.event.schedule_revision), inv.rsvp)
 
 
 # --- dashboard and exports ---------------------------------------------------------------------

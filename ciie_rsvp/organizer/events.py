@@ -11,7 +11,7 @@ import logging
 import re
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from ..extensions import db
 from ..models import Event, Invitation
@@ -33,6 +33,11 @@ SETTINGS = (
     "mail_from", "mail_reply_to", "rsvp_deadline", "guest_limit",
 )
 
+
+# What a calendar entry of the event says about when and where it is: a change to any of them
+# makes a new schedule revision, which invitees can be sent (invitations/services.py).
+SCHEDULE = ("start_date", "end_date", "start_time", "end_time", "timezone", "venue", "city",
+            "country")
 
 # Years an event's days and times may fall in (beyond them a typo, not a plan).
 YEARS = (2000, 2999)
@@ -130,25 +135,37 @@ def create_event(slug: str, values: dict[str, Any], *, by: str) -> Event:
 
 
 def update_event(event: Event, values: dict[str, Any], *, by: str) -> list[str]:
-    """Apply the settings ``values`` to ``event``; the names of those that changed."""
+    """Apply the settings ``values`` to ``event``; the names of those that changed.
+
+    A change to the days, times, zone or place (:data:`SCHEDULE`) starts a new schedule
+    revision of the event."""
     check(values)
     changed = [name for name in SETTINGS if getattr(event, name) != values[name]]
     for name in changed:
         setattr(event, name, values[name])
+    if any(name in SCHEDULE for name in changed):
+        event.schedule_revision += 1
     if changed:
         log.info("event %s changed by %s: %s", event.slug, by, ", ".join(changed))
     return changed
 
 
-def zone_change_warning(event: Event, changed: list[str]) -> str | None:
-    """What an admin should know after changing the time zone of an event that has sent
-    invitations: their calendar entries and stated deadline were on the old clock."""
-    if "timezone" not in changed or db.session.scalar(
-            select(Invitation.id).where(Invitation.event_id == event.id).limit(1)) is None:
+def schedule_change_warning(event: Event, changed: list[str]) -> str | None:
+    """What an admin should know after changing the days, times, zone or place of an event
+    whose invitees were told the old ones: how many, and that they can be sent the update."""
+    if not any(name in SCHEDULE for name in changed):
         return None
-    return (f"The time zone is now {event.timezone}, and the times on this page are read on "
-            "that clock. Invitations already sent gave times on the old one: send the "
-            "invitees an update if the event's time or the RSVP deadline moved.")
+    told = db.session.scalar(select(func.count(Invitation.id)).where(
+        Invitation.event_id == event.id,
+        Invitation.schedule_revision < event.schedule_revision))
+    if not told:
+        return None
+    message = (f"{told} invitee(s) were told the event's earlier date, time or place, and "
+               "their calendars still show it. Send them the update from the Invitations page.")
+    if "timezone" in changed:
+        message = (f"The time zone is now {event.timezone}, and the times on this page are read "
+                   "on that clock. " + message)
+    return message
 
 
 def settings_of(event: Event) -> dict[str, Any]:

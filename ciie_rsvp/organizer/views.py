@@ -471,7 +471,7 @@ def event_settings(slug: str) -> str | BaseResponse | tuple[str, int]:
             db.session.rollback()
             form.refuse(exc)
         else:
-            warning = events.zone_change_warning(event, changed)
+            warning = events.schedule_change_warning(event, changed)
             db.session.commit()
             flash("Saved." if changed else "Nothing was changed.", "success")
             if warning:
