@@ -138,16 +138,24 @@ def update_event(event: Event, values: dict[str, Any], *, by: str) -> list[str]:
     """Apply the settings ``values`` to ``event``; the names of those that changed.
 
     A change to the days, times, zone or place (:data:`SCHEDULE`) starts a new schedule
-    revision of the event."""
+    revision of the event (:func:`schedule_change_warning` counts whom to tell)."""
     check(values)
+    schedule = _schedule(event)
     changed = [name for name in SETTINGS if getattr(event, name) != values[name]]
     for name in changed:
         setattr(event, name, values[name])
-    if any(name in SCHEDULE for name in changed):
+    if _schedule(event) != schedule:
         event.schedule_revision += 1
     if changed:
         log.info("event %s changed by %s: %s", event.slug, by, ", ".join(changed))
     return changed
+
+
+def _schedule(event: Event) -> tuple[Any, ...]:
+    """The event's :data:`SCHEDULE` as its calendar entries state it (a zone this machine
+    does not know is UTC there, so choosing UTC for it changes nothing)."""
+    return tuple(event_zone(event) if name == "timezone" else getattr(event, name)
+                 for name in SCHEDULE)
 
 
 def schedule_change_warning(event: Event, changed: list[str]) -> str | None:
