@@ -88,6 +88,23 @@ def test_rate_limit_per_email_and_per_address(limited_client, make_event):
     assert client.get(f"/events/{slug}/register").status_code == 200  # reading stays open
 
 
+def test_forms_left_without_an_email_are_not_counted_against_one_shared_address(
+        limited_client, make_event):
+    """Every visitor who leaves the email empty used to share the per-email count: past the
+    limit they got "too many requests" instead of the form's errors."""
+    app, client = limited_client
+    slug = make_event()
+    for _ in range(3):
+        token, started = _form(client, slug)
+        page = client.post(f"/events/{slug}/register", data=valid_registration(
+            csrf_token=token, started=started, email=""))
+        assert page.status_code == 422
+        assert "Enter your email address." in page.get_data(as_text=True)
+    token, started = _form(client, slug)
+    assert client.post(f"/events/{slug}/register", data=valid_registration(
+        csrf_token=token, started=started)).status_code == 303
+
+
 def test_security_headers_on_every_kind_of_response(client, make_event):
     slug = make_event()
     for path in ("/", f"/events/{slug}/register", "/healthz", "/static/app.css", "/nope",

@@ -40,11 +40,18 @@ def _email_key() -> str:
     return "email:" + (request.form.get("email") or "").strip().lower()[:254]
 
 
+def _no_address() -> bool:
+    """A submission without anything like an address is not counted per email: it sends no
+    mail, and every visitor who left the field empty would share one count (the sixth of
+    them in an hour got "too many requests" instead of the form's errors)."""
+    return "@" not in (request.form.get("email") or "")
+
+
 @bp.route("/events/<slug>/register", methods=["GET", "POST"])
 @limited(
     limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], methods=["POST"]),
     limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_EMAIL"], methods=["POST"],
-                  key_func=_email_key),
+                  key_func=_email_key, exempt_when=_no_address),
 )
 def register(slug: str) -> str | Response | tuple[str, int]:
     # Read the event and validate the form without SQLite's write lock (profiled: holding it
