@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
 WEBSITE_MAX = 300  # Registration.website
@@ -24,6 +25,32 @@ _REFUSED = "\u0000-\u001f\u007f-\u009f\ud800-\udfff\u2028\u2029\ufeff\ufffe\ufff
 _CONTROL = re.compile(f"[{_REFUSED}]")
 # Multi-line text may also hold line breaks and tabs.
 _CONTROL_MULTILINE = re.compile(f"(?![\t\n\r])[{_REFUSED}]")
+
+
+# email-validator explains what is wrong in English only: its reasons, matched by a phrase of
+# its message (first match wins), in words the catalogs translate.
+_EMAIL_REASONS = (
+    ("must have an @-sign", _l("it needs an @ sign")),
+    ("something before the @-sign", _l("something must come before the @")),
+    ("something after the @-sign", _l("something must come after the @")),
+    ("Internationalized characters before the @-sign",
+     _l("use only Latin letters, digits and . _ - + before the @")),
+    ("after the @-sign is not valid", _l("the part after the @ must be a domain such as "
+                                         "example.com")),
+    ("invalid characters", _l("it contains characters that are not allowed")),
+    ("too long", _l("it is too long")),
+    ("period", _l("a period is misplaced")),
+    ("hyphen", _l("a hyphen is misplaced")),
+)
+
+
+def email_problem(message: str) -> str:
+    """Why an address is invalid, in the current language, from email-validator's
+    ``message``."""
+    for phrase, reason in _EMAIL_REASONS:
+        if phrase in message:
+            return str(reason)
+    return _("it is not an address we can send mail to")
 
 
 def has_control_chars(value: str, *, multiline: bool = False) -> bool:
@@ -60,10 +87,11 @@ def normalize_email(value: str) -> str:
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise ValueError(_("Enter a valid email address (%(reason)s).", reason=str(exc))) from exc
+        raise ValueError(_("Enter a valid email address (%(reason)s).",
+                           reason=email_problem(str(exc)))) from exc
     if len(result.normalized.lower()) > 254:
         raise ValueError(_("Enter a valid email address (%(reason)s).",
-                           reason="too long"))
+                           reason=_("it is too long")))
     return result.normalized
 
 

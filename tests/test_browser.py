@@ -69,6 +69,11 @@ def test_register_fix_errors_then_withdraw_in_english(server, page, make_event):
     summary = page.locator(".error-summary")
     assert summary.is_visible()
     assert "phone" in summary.inner_text().lower()
+    # the summary has the focus (read out first), and the title says there was an error
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert page.title().startswith("Error: Register")
+    assert page.get_by_role("group", name="Preferred language").get_by_role(
+        "radio").count() == 2
     assert page.locator("#phone").get_attribute("aria-invalid") == "true"
     assert "phone-error" in page.locator("#phone").get_attribute("aria-describedby")
     assert page.locator("#company").input_value() == "Golden State Almond Growers, Inc."
@@ -160,6 +165,22 @@ def test_form_fits_a_320px_screen(server, chromium, make_event):
     narrow.goto(f"{base}/events/{slug}/register")
     assert narrow.evaluate("document.documentElement.scrollWidth") <= 320
     shot(narrow, "09-register-320px")
+    context.close()
+
+
+def test_manage_page_with_a_long_address_fits_a_320px_screen(server, chromium, make_event,
+                                                           register, mailbox):
+    base, _ = server
+    slug = make_event()
+    assert register(slug, email="procurement.department.export-sales"
+                                "@golden-state-almond-growers.example.com").status_code == 303
+    token = re.search(r"/r/([A-Za-z0-9_-]{40,})", text_body(mailbox()[-1])).group(1)
+    context = chromium.new_context(viewport={"width": 320, "height": 640})
+    narrow = context.new_page()
+    narrow.goto(f"{base}/r/{token}")
+    assert narrow.get_by_role("heading", name="Your registration").is_visible()
+    assert narrow.evaluate("document.documentElement.scrollWidth") <= 320
+    shot(narrow, "10-manage-320px")
     context.close()
 
 

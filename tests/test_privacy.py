@@ -42,9 +42,14 @@ def test_registrant_deletes_their_data(app, client, register, make_event, mailbo
     register(slug)
     token = _token(mailbox)
     page = client.get(f"/r/{token}").get_data(as_text=True)
-    # without the confirmation tick nothing happens
+    # without the confirmation tick nothing happens, and the page says why at the box
     resp = client.post(f"/r/{token}/erase", data={"csrf_token": csrf_from(page)})
-    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/r/{token}")
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "<title>Error: Your registration" in html and 'href="#confirm"' in html
+    assert re.search(r'<input aria-describedby="confirm-error" aria-invalid="true" id="confirm"',
+                     html)
+    assert '<p class="error" id="confirm-error">Tick the box to confirm.</p>' in html
     with app.app_context():
         assert db.session.scalar(select(Registration.company)) != ""
     resp = client.post(f"/r/{token}/erase", data={"csrf_token": csrf_from(page), "confirm": "y"})

@@ -7,10 +7,13 @@ and carriage return allowed in multi-line text.
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 
-from ciie_rsvp.validation import has_control_chars
+import pytest
+
+from ciie_rsvp.validation import has_control_chars, normalize_email
 
 
 def _refused_by_definition(ch: str, multiline: bool) -> bool:
@@ -34,3 +37,27 @@ def test_in_context():
     assert has_control_chars("bell\x07", multiline=True)
     assert has_control_chars("sep\u2028arator", multiline=True)
     assert has_control_chars("\ufeffbom") and not has_control_chars("")
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    ("foo", "it needs an @ sign"),
+    ("foo@", "something must come after the @"),
+    ("@example.com", "something must come before the @"),
+    ("a@b", "the part after the @ must be a domain such as example.com"),
+    ("a..b@example.com", "a period is misplaced"),
+    ("ü@example.com", "use only Latin letters, digits and . _ - + before the @"),
+    ("a b@example.com", "it contains characters that are not allowed"),
+    ("a@-example.com", "a hyphen is misplaced"),
+])
+def test_an_invalid_address_is_explained_in_words_both_languages_have(app, address, reason):
+    """email-validator's reasons are English only; a Chinese page used to show them as they
+    were, in the middle of a Chinese sentence."""
+    with app.test_request_context(), pytest.raises(ValueError) as refused:
+        normalize_email(address)
+    assert str(refused.value) == f"Enter a valid email address ({reason})."
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}), \
+            pytest.raises(ValueError) as refused:
+        normalize_email(address)
+    message = str(refused.value)
+    assert message.startswith("请输入有效的电子邮箱地址（")
+    assert not re.search(r"[A-Za-z]{3,}", message.replace("example.com", "")), message

@@ -67,6 +67,10 @@ class RsvpClosed(InvitationError):
     """The event's RSVP deadline has passed, or the registration was withdrawn."""
 
 
+class TooManyGuests(InvitationError):
+    """More guests than the event lets an invitee bring."""
+
+
 # --- templates ------------------------------------------------------------------------------
 
 
@@ -799,7 +803,7 @@ def respond(inv: Invitation, answer: str, *, guests: int = 0,
                            "registration page to answer."))
     guests = guests if answer == RsvpAnswer.ACCEPTED else 0
     if not 0 <= guests <= event.guest_limit:
-        raise InvitationError(_("You may bring up to %(limit)s guests.", limit=event.guest_limit))
+        raise TooManyGuests(_("You may bring up to %(limit)s guests.", limit=event.guest_limit))
     if inv.opened_at is None:
         inv.opened_at = now
     if (inv.rsvp, inv.guests) == (answer, guests):

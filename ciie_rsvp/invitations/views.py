@@ -59,13 +59,15 @@ def _in_language_of(inv: Invitation) -> Iterator[str]:
 
 
 def _page(inv: Invitation, token: str, form: RsvpForm, status: int = 200,
-          error: str = "") -> tuple[str, int]:
+          error: str = "", guests_error: bool = False) -> tuple[str, int]:
+    """The RSVP page; ``error`` is shown at the top (and tied to the guests field when
+    ``guests_error``)."""
     with _in_language_of(inv) as lang:
         return render_template(
             "rsvp/show.html", inv=inv, event=inv.event, reg=inv.registration, token=token,
             form=form, when=services.format_event_when(inv.event, lang),
             event_name=services.event_data(inv.event, lang)["name"],
-            rsvp_open=inv.event.rsvp_open(), error=error,
+            rsvp_open=inv.event.rsvp_open(), error=error, guests_error=guests_error,
             preselect=request.args.get("answer", "")), status
 
 
@@ -87,7 +89,7 @@ def answer(token: str) -> Response | tuple[str, int]:
         form = RsvpForm()
         if not form.validate_on_submit():
             errors = [str(e) for errs in form.errors.values() for e in errs]
-            return _page(inv, token, form, 422, " ".join(errors))
+            return _page(inv, token, form, 422, " ".join(errors), "guests" in form.errors)
         try:
             services.respond(inv, form.answer.data, guests=form.guests.data or 0)
         except services.RsvpClosed as exc:
@@ -95,7 +97,8 @@ def answer(token: str) -> Response | tuple[str, int]:
             return _page(inv, token, form, 403, str(exc))
         except services.InvitationError as exc:
             db.session.rollback()
-            return _page(inv, token, form, 422, str(exc))
+            return _page(inv, token, form, 422, str(exc),
+                         isinstance(exc, services.TooManyGuests))
     db.session.commit()
     return redirect(url_for(".thanks", token=token), code=303)
 

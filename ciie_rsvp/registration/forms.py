@@ -397,6 +397,15 @@ class ActionForm(FlaskForm):
     """A CSRF-only form for button POSTs (withdraw, restore)."""
 
 
+class WithdrawForm(FlaskForm):
+    """Withdrawing: one click while a withdrawal can be undone; once the event's registration
+    has closed it cannot, and the registrant ticks ``understood`` to say they know."""
+
+    understood = BooleanField(_l("I understand that I cannot restore my registration after "
+                              "withdrawing it."),
+                           false_values=(False, "false", "", "n", "no", "off", "0"))
+
+
 class EraseForm(FlaskForm):
     """Deleting personal data needs an explicit tick, not just a click."""
 

@@ -18,7 +18,7 @@ from ..extensions import db, limited, limiter
 from ..models import Event, Registration
 from ..outbox import dispatch
 from . import bp, services
-from .forms import ActionForm, EraseForm, RegistrantFields, RegistrationForm
+from .forms import ActionForm, EraseForm, RegistrantFields, RegistrationForm, WithdrawForm
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,18 @@ def _registration_or_404(token: str) -> Registration:
     return reg
 
 
+def _manage_page(reg: Registration, token: str, *, form: RegistrantFields | None = None,
+                 erase_form: EraseForm | None = None, withdraw_form: WithdrawForm | None = None,
+                 status: int = 200) -> tuple[str, int]:
+    """The registrant's page; a form given here was submitted and shows its errors."""
+    return render_template(
+        "registration/manage.html", reg=reg, token=token,
+        form=form or RegistrantFields(obj=reg), action_form=ActionForm(),
+        erase_form=erase_form or EraseForm(formdata=None),
+        withdraw_form=withdraw_form or WithdrawForm(formdata=None),
+        can_restore=reg.event.is_open()), status
+
+
 @bp.route("/r/<token>", methods=["GET", "POST"])
 def manage(token: str) -> str | Response | tuple[str, int]:
     reg = _registration_or_404(token)
@@ -135,20 +147,24 @@ def manage(token: str) -> str | Response | tuple[str, int]:
             db.session.commit()
             flash(_("Your changes are saved.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for(".manage", token=token), code=303)
-        return render_template("registration/manage.html", reg=reg, form=form, token=token,
-                               action_form=ActionForm(), erase_form=EraseForm()), 422
-    return render_template("registration/manage.html", reg=reg, form=form, token=token,
-                           action_form=ActionForm(), erase_form=EraseForm())
+        return _manage_page(reg, token, form=form, status=422)
+    return _manage_page(reg, token, form=form)
 
 
 @bp.post("/r/<token>/withdraw")
-def withdraw(token: str) -> Response:
+def withdraw(token: str) -> Response | tuple[str, int]:
     reg = _registration_or_404(token)
-    if not ActionForm().validate_on_submit():
+    form = WithdrawForm()
+    if not form.validate_on_submit():
         form_expired()
+    can_restore = reg.event.is_open()
+    if reg.status != "withdrawn" and not can_restore and not form.understood.data:
+        form.understood.errors = [_("Tick the box to confirm that you want to withdraw.")]
+        return _manage_page(reg, token, withdraw_form=form, status=422)
     if services.withdraw(reg):
         db.session.commit()
-    flash(_("Your registration is withdrawn. You can restore it from this page."), "success")
+    flash(_("Your registration is withdrawn. You can restore it from this page.") if can_restore
+          else _("Your registration is withdrawn."), "success")
     return redirect(url_for(".manage", token=token), code=303)
 
 
@@ -173,8 +189,9 @@ def erase(token: str) -> Response | tuple[str, int]:
     reg = _registration_or_404(token)
     form = EraseForm()
     if not form.validate_on_submit():
-        flash(_("Tick the box to confirm that you want your data deleted."), "error")
-        return redirect(url_for(".manage", token=token), code=303)
+        if "csrf_token" in form.errors:
+            form_expired()
+        return _manage_page(reg, token, erase_form=form, status=422)
     privacy_rights.erase(reg)
     db.session.commit()
     return redirect(url_for(".erased"), code=303)
