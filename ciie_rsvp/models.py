@@ -285,7 +285,8 @@ class Organizer(db.Model):
 
 
 class AuditEntry(db.Model):
-    """Who did what to a registration, and when (status changes, edits, withdrawals)."""
+    """Who did what, and when: to a registration (status changes, edits, withdrawals) or to
+    an event (created, settings changed, invitations or a schedule update sent)."""
 
     __tablename__ = "audit_log"
 
@@ -296,6 +297,9 @@ class AuditEntry(db.Model):
     )
     organizer_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizers.id", ondelete="SET NULL")
+    )
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
     )
     actor: Mapped[str] = mapped_column(String(32))  # "registrant", "organizer", "system"
     action: Mapped[str] = mapped_column(String(40))

@@ -350,3 +350,38 @@ def test_an_event_stored_with_an_unknown_zone_still_opens_its_settings(app, clie
     assert after["registration_opens_at"] == before["registration_opens_at"]
     assert {k: v for k, v in after.items() if k != "timezone"} == {
         k: v for k, v in before.items() if k != "timezone"}
+
+
+def test_the_settings_page_shows_who_created_and_changed_the_event_and_what(
+        app, client, login_organizer):
+    login_organizer("admin")
+    page = client.get("/organizer/admin/events/new")
+    assert client.post("/organizer/admin/events/new",
+                       data=new_event_data(page.get_data(True))).status_code == 303
+    url = "/organizer/events/meet-in-shanghai-2027/settings"
+    data = submitted_as_shown(client.get(url).get_data(as_text=True))
+    resp = client.post(url, data={**data, "start_time": "10:30", "capacity": "",
+                                  "timezone": "Asia/Shanghai",
+                                  "summary_en": "Second preview. " * 10})
+    assert resp.status_code == 303
+    html = client.get(url).get_data(as_text=True)
+    history = html[html.index('id="history"'):]
+    rows = history.split("<tr>")[2:]  # newest first, after the header row
+    assert "Changed" in rows[0] and "Created" in rows[1] and len(rows) == 2
+    changed = rows[0]
+    assert "start_time: 09:00 → 10:30" in changed
+    assert "capacity: 300 → —" in changed
+    assert "timezone: America/Los_Angeles → Asia/Shanghai" in changed
+    # instants as the page shows them: typed 17:00, on the old clock and then on the new one
+    assert ("rsvp_deadline: 2027-10-07 17:00 (America/Los Angeles) → 2027-10-07 17:00 "
+            "(Asia/Shanghai)") in changed
+    assert "summary_en: A preview of the 10th CIIE. Downtown Los Angeles. → Second preview." \
+        in changed and "…" in changed
+    assert "address /events/meet-in-shanghai-2027" in rows[1]
+    with app.app_context():
+        from ciie_rsvp.models import AuditEntry, Organizer
+        entries = list(db.session.execute(
+            select(AuditEntry.action, Organizer.role).join(
+                Organizer, Organizer.id == AuditEntry.organizer_id)
+            .where(AuditEntry.event_id.is_not(None)).order_by(AuditEntry.id)))
+    assert entries == [("event_created", "admin"), ("event_changed", "admin")]

@@ -151,8 +151,7 @@ def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(
         reg.status = "withdrawn"
         event = db.session.scalar(select(Event).where(Event.slug == slug))
         values = events.settings_of(event)
-        changed = events.update_event(event, {**values, "venue": "Millennium Biltmore Hotel"},
-                                      by="admin@example.org")
+        changed = events.update_event(event, {**values, "venue": "Millennium Biltmore Hotel"})
         assert changed == ["venue"] and event.schedule_revision == 1
         db.session.commit()
 
@@ -187,7 +186,7 @@ def test_a_reminder_after_a_change_carries_the_new_details_and_counts_as_the_upd
         event = db.session.scalar(select(Event).where(Event.slug == slug))
         events.update_event(event, {**events.settings_of(event),
                                     "start_date": dt.date(2030, 10, 14),
-                                    "end_date": dt.date(2030, 10, 14)}, by="admin@example.org")
+                                    "end_date": dt.date(2030, 10, 14)})
         db.session.commit()
         assert services.schedule_update_count(event) == 1
     runner = smtp_app.test_cli_runner()

@@ -565,7 +565,7 @@ def record_invitations(event_id: int, template_name: str, prepared: list[Prepare
     outbox_ids = enqueue_many(rows)
     if rows:
         db.session.add(AuditEntry(actor="organizer", organizer_id=organizer_id,
-                                  action="invitations_sent",
+                                  event_id=event_id, action="invitations_sent",
                                   detail=f"event_id={event_id} template={template_name} "
                                          f"count={len(rows)}"))
     return outbox_ids, len(rows)
@@ -742,7 +742,7 @@ def send_schedule_update(event: Event, *, organizer_id: int | None = None) -> Up
             result.updated += 1
     if result.updated:
         db.session.add(AuditEntry(actor="organizer", organizer_id=organizer_id,
-                                  action="schedule_update_sent",
+                                  event_id=event.id, action="schedule_update_sent",
                                   detail=f"event_id={event.id} revision="
                                          f"{event.schedule_revision} count={result.updated}"))
     return result

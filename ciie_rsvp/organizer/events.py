@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from ..extensions import db
-from ..models import Event, Invitation
-from ..zones import day_start, known_zone, time_zones, to_local, to_utc
+from ..models import AuditEntry, Event, Invitation, Organizer
+from ..zones import day_start, known_zone, time_zones, to_local, to_utc, zone_label
 
 __all__ = ["event_zone", "time_zones", "to_local", "to_utc"]  # the forms use them from here
 
@@ -123,32 +123,79 @@ def check_slug(slug: str) -> None:
         raise EventError("slug", "Another event already has this address.")
 
 
-def create_event(slug: str, values: dict[str, Any], *, by: str) -> Event:
-    """A new event with the settings ``values``; ``by`` (an organizer's email) is logged."""
+def create_event(slug: str, values: dict[str, Any], *, by: Organizer | None = None) -> Event:
+    """A new event with the settings ``values``, created by ``by`` (audited)."""
     check_slug(slug)
     check(values)
     event = Event(slug=slug, **{name: values[name] for name in SETTINGS})
     db.session.add(event)
     db.session.flush()
-    log.info("event %s created by %s", slug, by)
+    _audit(event, by, "event_created", f"address /events/{slug}")
     return event
 
 
-def update_event(event: Event, values: dict[str, Any], *, by: str) -> list[str]:
-    """Apply the settings ``values`` to ``event``; the names of those that changed.
+def update_event(event: Event, values: dict[str, Any], *, by: Organizer | None = None
+                 ) -> list[str]:
+    """Apply the settings ``values`` to ``event``; the names of those that changed (audited
+    with their old and new values, as the settings page shows them).
 
     A change to the days, times, zone or place (:data:`SCHEDULE`) starts a new schedule
     revision of the event (:func:`schedule_change_warning` counts whom to tell)."""
     check(values)
     schedule = _schedule(event)
+    old_zone = event_zone(event)
     changed = [name for name in SETTINGS if getattr(event, name) != values[name]]
+    before = {name: shown_value(name, getattr(event, name), old_zone) for name in changed}
     for name in changed:
         setattr(event, name, values[name])
     if _schedule(event) != schedule:
         event.schedule_revision += 1
     if changed:
-        log.info("event %s changed by %s: %s", event.slug, by, ", ".join(changed))
+        zone = event_zone(event)
+        _audit(event, by, "event_changed", "; ".join(
+            f"{name}: {before[name]} → {shown_value(name, getattr(event, name), zone)}"
+            for name in changed))
     return changed
+
+
+def _audit(event: Event, by: Organizer | None, action: str, detail: str) -> None:
+    db.session.add(AuditEntry(event_id=event.id, organizer_id=by.id if by else None,
+                              actor="organizer" if by else "system", action=action,
+                              detail=detail))
+    log.info("event %s: %s by %s: %s", event.slug, action, by.email if by else "system",
+             detail)
+
+
+SHOWN_MAX = 80  # characters of a long text an audit entry keeps
+
+
+def shown_value(name: str, value: Any, zone: str) -> str:
+    """A setting's value as the settings page shows it (instants on the event's clock
+    ``zone``), for the event's history."""
+    if value is None or value == "":
+        return "—"
+    if name in LOCAL_TIMES:
+        return f"{to_local(value, zone):%Y-%m-%d %H:%M} ({zone_label(zone)})"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.time):
+        return f"{value:%H:%M}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = " ".join(str(value).split())
+    return text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX - 1] + "…"
+
+
+def history(event: Event, limit: int = 50) -> list[tuple[dt.datetime, str, str, str]]:
+    """The event's latest audit entries, newest first: (when, who, action, detail)."""
+    rows = db.session.execute(
+        select(AuditEntry.at, Organizer.name, Organizer.email, AuditEntry.action,
+               AuditEntry.detail)
+        .outerjoin(Organizer, Organizer.id == AuditEntry.organizer_id)
+        .where(AuditEntry.event_id == event.id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit))
+    return [(at, name or email or "system", action, detail)
+            for at, name, email, action, detail in rows]
 
 
 def _schedule(event: Event) -> tuple[Any, ...]:

@@ -444,7 +444,7 @@ def new_event() -> str | BaseResponse | tuple[str, int]:
     if form.validate_on_submit():
         try:
             event = events.create_event(form.slug.data, form.settings(),
-                                        by=current_organizer().email)
+                                        by=current_organizer())
             db.session.commit()
         except events.EventError as exc:
             db.session.rollback()
@@ -466,7 +466,7 @@ def event_settings(slug: str) -> str | BaseResponse | tuple[str, int]:
     form = EventForm(data=None if request.method == "POST" else events.settings_of(event))
     if form.validate_on_submit():
         try:
-            changed = events.update_event(event, form.settings(), by=current_organizer().email)
+            changed = events.update_event(event, form.settings(), by=current_organizer())
         except events.EventError as exc:
             db.session.rollback()
             form.refuse(exc)
@@ -483,7 +483,8 @@ def event_settings(slug: str) -> str | BaseResponse | tuple[str, int]:
 def _settings_page(form: EventForm, event: Event | None) -> tuple[str, int]:
     """The settings form of ``event`` (None: a new one); 422 when a POST was refused."""
     return (render_template("organizer/event_settings.html", form=form, event=event,
-                            stored_zone=events.event_zone(event) if event else None),
+                            stored_zone=events.event_zone(event) if event else None,
+                            history=events.history(event) if event else []),
             422 if request.method == "POST" else 200)
 
 
