@@ -127,9 +127,16 @@ def test_moving_the_event_sends_invitees_its_new_time_and_moves_their_calendar_e
     with smtp_app.app_context():
         [audit] = db.session.scalars(select(AuditEntry).where(
             AuditEntry.action == "schedule_update_sent"))
-        assert audit.detail.endswith("revision=1 count=1")
+        assert audit.detail == "schedule revision 1: 1 update(s)"
+        assert audit.event_id is not None
         assert db.session.scalar(select(OutboxMessage.idempotency_key).where(
             OutboxMessage.kind == "invitation_update")).endswith(":schedule:r1")
+    # the event's history tells the story, newest first
+    history = client.get(f"/organizer/events/{slug}/settings").get_data(as_text=True)
+    history = history[history.index('id="history"'):]
+    assert history.index("Schedule update sent") < history.index("start_time: 10:00 → 14:00")
+    assert history.index("capacity: — → 80") < history.index("Invitations sent")
+    assert "template welcome: 1 invitation(s)" in history
 
 
 def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(

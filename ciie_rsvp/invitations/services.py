@@ -566,8 +566,7 @@ def record_invitations(event_id: int, template_name: str, prepared: list[Prepare
     if rows:
         db.session.add(AuditEntry(actor="organizer", organizer_id=organizer_id,
                                   event_id=event_id, action="invitations_sent",
-                                  detail=f"event_id={event_id} template={template_name} "
-                                         f"count={len(rows)}"))
+                                  detail=f"template {template_name}: {len(rows)} invitation(s)"))
     return outbox_ids, len(rows)
 
 
@@ -743,8 +742,8 @@ def send_schedule_update(event: Event, *, organizer_id: int | None = None) -> Up
     if result.updated:
         db.session.add(AuditEntry(actor="organizer", organizer_id=organizer_id,
                                   event_id=event.id, action="schedule_update_sent",
-                                  detail=f"event_id={event.id} revision="
-                                         f"{event.schedule_revision} count={result.updated}"))
+                                  detail=f"schedule revision {event.schedule_revision}: "
+                                         f"{result.updated} update(s)"))
     return result
 
 
