@@ -341,8 +341,12 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
     combined = services.Preflight(event.slug, template_name, status or "any")
     invited = skipped = 0
     for start in range(0, max(len(ids), 1), max(chunk, 1)):
-        report, prepared = services.prepare_invitations(
-            event, template_name, status=status or None, registration_ids=ids[start:start + chunk])
+        try:
+            report, prepared = services.prepare_invitations(
+                event, template_name, status=status or None,
+                registration_ids=ids[start:start + chunk])
+        except services.InvitationError as exc:
+            raise click.ClickException(str(exc)) from None
         combined.template_missing = report.template_missing
         combined.checks.extend(report.checks)
         db.session.rollback()  # end the read; the write below takes the lock only briefly
@@ -408,7 +412,10 @@ def invitations_update(slug: str, dry_run: bool) -> None:
     if dry_run:
         click.echo(f"{services.schedule_update_count(event)} invitee(s) would get the update")
         return
-    result = services.send_schedule_update(event)
+    try:
+        result = services.send_schedule_update(event)
+    except services.InvitationError as exc:
+        raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(f"queued {result.updated} update(s); skipped {len(result.skipped)}")
     deliver_after_commit(result.outbox_ids)

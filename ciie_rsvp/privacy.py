@@ -15,7 +15,15 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from .extensions import db
-from .models import AuditEntry, Event, OutboxMessage, Registration, RegistrationStatus, utcnow
+from .models import (
+    AuditEntry,
+    Event,
+    Invitation,
+    OutboxMessage,
+    Registration,
+    RegistrationStatus,
+    utcnow,
+)
 from .tokens import new_token
 
 PERSONAL_FIELDS = ("company", "website", "first_name", "last_name", "job_title", "email",
@@ -67,6 +75,11 @@ def erase(reg: Registration, *, actor: str = "registrant", organizer_id: int | N
         setattr(reg, name, "")
     reg.email_normalized = f"erased:{reg.id}"
     reg.manage_token_hash = new_token()[1]  # nobody holds this token
+    # Nor the invitation's: its RSVP link led back to the registration (and to a fresh
+    # manage link), through which the erased data could be typed in again. The invitation
+    # row stays, for the anonymous counts.
+    for inv in db.session.scalars(select(Invitation).where(Invitation.registration_id == reg.id)):
+        inv.token_hash = new_token()[1]
     if reg.status != RegistrationStatus.WITHDRAWN:
         reg.withdrawn_at = now
     reg.erased_at = now

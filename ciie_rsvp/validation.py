@@ -14,6 +14,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
+from .emails import HeaderInjectionError, clean_header
+
 WEBSITE_MAX = 300  # Registration.website
 
 # The characters refused in text: Unicode's categories Cc (controls: U+0000-001F and
@@ -51,6 +53,25 @@ def email_problem(message: str) -> str:
         if phrase in message:
             return str(reason)
     return _("it is not an address we can send mail to")
+
+
+def _hides_control_chars(value: str) -> bool:
+    """True when an RFC 2047 encoded word in ``value`` decodes to a control character (the
+    mail code refuses such a header, so storing it would break every later send)."""
+    try:
+        clean_header(value)
+    except HeaderInjectionError:
+        return True
+    return False
+
+
+def header_text_problem(value: str) -> str | None:
+    """Why text that goes into a mail header (an event's name in a subject) cannot, or
+    None."""
+    if has_control_chars(value) or _hides_control_chars(value):
+        return _("This text goes into email subjects: it must not contain line breaks, "
+                 "control characters, or encoded words that hide them.")
+    return None
 
 
 def has_control_chars(value: str, *, multiline: bool = False) -> bool:
@@ -98,7 +119,7 @@ def normalize_email(value: str) -> str:
 def normalize_mailbox(value: str) -> str:
     """An address header value, ``Name <address>`` or a bare address, checked and written out
     the standard way (the display name quoted when it needs to be, kept in Unicode)."""
-    if has_control_chars(value):
+    if has_control_chars(value) or _hides_control_chars(value):
         raise ValueError(_("The address must not contain line breaks or control characters."))
     found = getaddresses([value])
     name, addr = found[0] if len(found) == 1 else ("", "")

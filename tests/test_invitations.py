@@ -108,6 +108,12 @@ ATTACKS = [
     ("{{ ('y' * 99999).join(['a'] * 50000) }}", "characters"),
     ("{{ 'a\tb'.expandtabs(10**9) }}", "not available"),
     ("{{ 'ab'.translate({97: 'x' * 99999}) }}", "not available"),
+    # bytes' padding built gigabytes before any check (found by a security review)
+    ("{{ 'x'.encode().ljust(4000000000) }}", "not available"),
+    ("{{ registrant|tojson(indent=300000000) }}", "indent"),
+    # whatever a filter or global raises is the template's fault, never a 500
+    ("{{ registrant.name|truncate(1) }}", "AssertionError"),
+    ("{{ cycler() }}", "RuntimeError"),
     # nested deeper than Python compiles, or than the parser recurses
     ("{% if 1 %}" * 100 + "x" + "{% endif %}" * 100, "nested too deeply"),
     ("{{" + "(" * 500 + "1" + ")" * 500 + "}}", "Recursion"),

@@ -121,6 +121,51 @@ def test_preview_of_a_hostile_template_fails_safely(client, console):
         assert resp.status_code == 200 and message in resp.get_data(as_text=True)
 
 
+def test_a_saved_template_that_fails_only_when_rendered_is_reported_not_a_500(
+        app, client, smtp_server, console):
+    """It parses (so saving takes it) but a filter raises while rendering: preflight,
+    send and remind used to answer 500."""
+    slug, regs = console
+    url = f"/organizer/events/{slug}/invitations/templates/welcome/en"
+    token = csrf_from(page(client, url))
+    resp = client.post(url, data={
+        "csrf_token": token, "body_html": "<p>Hi</p>", "body_text": "Hi",
+        "subject": "Hi {{ (registrant.first_name ~ '-----------')|truncate(1) }}"})
+    assert resp.status_code == 303
+    preflight = client.get(f"/organizer/events/{slug}/invitations/preflight",
+                           query_string={"template": "welcome", "status": "approved"})
+    assert preflight.status_code == 200
+    assert "AssertionError" in preflight.get_data(as_text=True)
+    board = page(client, f"/organizer/events/{slug}/invitations")
+    sent = client.post(f"/organizer/events/{slug}/invitations/send",
+                       data={"csrf_token": csrf_from(board), "template": "welcome",
+                             "status": "approved"})
+    assert sent.status_code == 303
+    assert "0 invitation(s) queued" in page(client, sent.headers["Location"])
+    assert smtp_server.messages == [] and len(regs) > 0
+
+
+def test_a_sender_stored_with_an_encoded_line_break_is_a_409_not_a_500(
+        app, client, smtp_server, console):
+    """Stored before the settings checked for it (or by hand): sending says what to fix."""
+    slug, _regs = console
+    with app.app_context():
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        event.mail_reply_to = "=?utf-8?q?A=0AB?= <desk@example.org>"
+        db.session.commit()
+    board = page(client, f"/organizer/events/{slug}/invitations")
+    sent = client.post(f"/organizer/events/{slug}/invitations/send",
+                       data={"csrf_token": csrf_from(board), "template": "welcome",
+                             "status": "approved"})
+    assert sent.status_code == 409
+    assert "correct the event&#39;s name, sender or reply-to address" in sent.get_data(True)
+    assert smtp_server.messages == []
+    with app.app_context():
+        assert db.session.scalar(select(Invitation.id)) is None
+    result = app.test_cli_runner().invoke(args=["invitations", "send", "--event", slug])
+    assert result.exit_code == 1 and "reply-to address" in result.output
+
+
 def test_a_template_too_deep_to_compile_is_refused_and_sending_still_works(
         app, client, smtp_server, console):
     slug, regs = console

@@ -385,3 +385,23 @@ def test_the_settings_page_shows_who_created_and_changed_the_event_and_what(
                 Organizer, Organizer.id == AuditEntry.organizer_id)
             .where(AuditEntry.event_id.is_not(None)).order_by(AuditEntry.id)))
     assert entries == [("event_created", "admin"), ("event_changed", "admin")]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("mail_reply_to", "=?utf-8?q?A=0AB?= <desk@example.org>"),
+    ("mail_from", "=?utf-8?q?Office=0D=0ABcc:_x@evil.example?= <office@example.org>"),
+    ("name_en", "Expo =?utf-8?q?=0A?= 2027"),
+    ("name_zh", "进博会 =?utf-8?b?Cg==?="),
+])
+def test_settings_refuse_encoded_line_breaks_that_would_break_every_send(
+        app, client, login_organizer, make_event, field, value):
+    """Saved, such a value made every later send, reminder and update answer 500."""
+    slug = make_event()
+    login_organizer("admin")
+    url = f"/organizer/events/{slug}/settings"
+    data = submitted_as_shown(client.get(url).get_data(as_text=True))
+    before = stored(app, slug)
+    resp = client.post(url, data={**data, field: value})
+    assert resp.status_code == 422
+    assert "line breaks" in resp.get_data(as_text=True)
+    assert stored(app, slug) == before

@@ -127,3 +127,32 @@ def test_organizer_processes_a_written_request(app, client, register, make_event
             AuditEntry.registration_id == reg_id).order_by(AuditEntry.id)).all()
         assert [a.action for a in audit][-2:] == ["data_exported", "erased"]
         assert audit[-1].organizer_id is not None
+
+
+def test_an_erased_invitee_cannot_be_brought_back_through_the_rsvp_link(
+        app, smtp_server, client, make_event, make_invitee, login_organizer):
+    """The RSVP link issued a fresh manage link, through which the erased registration could
+    be restored and filled in again (found by a security review)."""
+    from tests.test_invitations import RSVP_LINK, seed_welcome, send
+
+    app.config["MAIL_URL"] = smtp_server.url
+    slug = make_event()
+    seed_welcome(app, slug)
+    reg_id = make_invitee(slug)
+    assert send(app, slug).exit_code == 0
+    token = RSVP_LINK.search(text_body(smtp_server.parsed()[-1])).group(1)
+    assert client.get(f"/rsvp/{token}").status_code == 200
+    login_organizer("admin")
+    page = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    assert client.post(f"/organizer/registrations/{reg_id}/erase",
+                       data={"csrf_token": csrf_from(page), "confirm": "y"}).status_code == 303
+    for path in (f"/rsvp/{token}", f"/rsvp/{token}/calendar.ics", f"/rsvp/{token}/manage",
+                 f"/unsubscribe/{token}"):
+        assert client.get(path).status_code == 404, path
+    fresh = csrf_from(page)  # signing in started a new session
+    assert client.post(f"/rsvp/{token}/manage", data={"csrf_token": fresh}).status_code == 404
+    assert client.post(f"/rsvp/{token}", data={"csrf_token": fresh,
+                                               "answer": "accepted"}).status_code == 404
+    with app.app_context():
+        reg = db.session.get(Registration, reg_id)
+        assert reg.erased_at is not None and reg.company == "" and reg.status == "withdrawn"

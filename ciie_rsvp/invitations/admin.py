@@ -220,9 +220,13 @@ def send(slug: str) -> Response:
     form = SelectionForm()
     if not form.validate_on_submit():
         abort(400, description="The form expired or the selection is not valid.")
-    result = services.send_invitations(event, form.template.data,
-                                       status=form.status.data or None,
-                                       organizer_id=current_organizer().id)
+    try:
+        result = services.send_invitations(event, form.template.data,
+                                           status=form.status.data or None,
+                                           organizer_id=current_organizer().id)
+    except services.InvitationError as exc:
+        db.session.rollback()
+        abort(409, description=str(exc))
     db.session.commit()
     dispatch(result.outbox_ids)
     problems = result.preflight.counts()["selected"] - result.invited
@@ -273,7 +277,11 @@ def update(slug: str) -> Response:
     event = _event(slug)
     if not ActionForm().validate_on_submit():
         form_expired()
-    result = services.send_schedule_update(event, organizer_id=current_organizer().id)
+    try:
+        result = services.send_schedule_update(event, organizer_id=current_organizer().id)
+    except services.InvitationError as exc:
+        db.session.rollback()
+        abort(409, description=str(exc))
     db.session.commit()
     dispatch(result.outbox_ids)
     flash(f"{result.updated} update(s) queued with the new date, time and place.", "success")

@@ -175,6 +175,7 @@ class InvitationEnvironment(ImmutableSandboxedEnvironment):
         self.filters["wordwrap"] = self._guard(_capped_wordwrap)
         self.filters["replace"] = self._guard(_checked_replace(self.filters["replace"]))
         self.filters["join"] = self._guard(_checked_join(self.filters["join"]))
+        self.filters["tojson"] = self._guard(_capped_tojson(self.filters["tojson"]))
         self.tests = {name: self.tests[name] for name in (
             "defined", "undefined", "none", "number", "string", "even", "odd", "divisibleby",
             "eq", "ne", "lt", "le", "gt", "ge", "in", "true", "false", "lower", "upper",
@@ -313,12 +314,16 @@ class InvitationEnvironment(ImmutableSandboxedEnvironment):
 # String methods whose result can be far larger than their inputs. Sizes are checked before
 # the call: afterwards the memory has been taken (``name.center(10**9)`` builds 1 GB first).
 _PADDING = frozenset({"center", "ljust", "rjust", "zfill"})
-_REFUSED_METHODS = frozenset({"translate", "maketrans", "format_map", "expandtabs"})
+# ``encode`` is the way to bytes, whose methods (``ljust``, ``center``, ``replace``...) build
+# values as large as asked before anything can measure them: no template needs bytes.
+_REFUSED_METHODS = frozenset({"translate", "maketrans", "format_map", "expandtabs", "encode"})
 
 
 def _check_growth(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Refuse a call of a string method that would build a value over :data:`MAX_STRING`."""
     owner = getattr(func, "__self__", None)
+    if isinstance(owner, bytes | bytearray | memoryview):
+        raise SecurityError("bytes are not available in invitation templates")
     if not isinstance(owner, str):
         return
     name = getattr(func, "__name__", "")
@@ -372,6 +377,22 @@ def _checked_replace(replace: Callable[..., Any]) -> Callable[..., Any]:
         return replace(eval_ctx, s, old, new, count)
 
     return do_replace
+
+
+TOJSON_MAX_INDENT = 8
+
+
+def _capped_tojson(tojson: Callable[..., Any]) -> Callable[..., Any]:
+    """``tojson`` with a small ``indent`` (a huge one builds gigabytes of spaces first)."""
+
+    @pass_eval_context
+    def do_tojson(eval_ctx: EvalContext, value: Any, indent: int | None = None) -> Any:
+        if indent is not None and not (isinstance(indent, int)
+                                       and 0 <= indent <= TOJSON_MAX_INDENT):
+            raise SecurityError(f"tojson's indent is limited to 0 to {TOJSON_MAX_INDENT}")
+        return tojson(eval_ctx, value, indent)
+
+    return do_tojson
 
 
 def _checked_join(join: Callable[..., Any]) -> Callable[..., Any]:
@@ -475,8 +496,8 @@ def render_part(source: str, data: dict[str, Any], *, html: bool, part: str = ""
                           part=part) from exc
     except TemplateError as exc:
         raise RenderError(str(exc), lineno=_lineno(exc), part=part) from exc
-    except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError,
-            MemoryError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever a filter or global raises (truncate's
+        # AssertionError, cycler's RuntimeError, ...) is the template's fault, never a 500
         raise RenderError(f"{exc.__class__.__name__}: {exc}", lineno=_lineno(exc),
                           part=part) from exc
     finally:

@@ -492,15 +492,20 @@ def _invitation_mail(event: Event, to: str, token: str, language: str, content: 
     From and Reply-To, one-click unsubscribe, and the calendar entry ``ics``."""
     sender, reply_to = sender_of(event)
     unsubscribe = f"{current_app.config['BASE_URL']}/unsubscribe/{token}"
-    return build_message_bytes(
-        sender=sender, to=to, reply_to=reply_to, subject=content.subject,
-        text=content.text, html=content.html,
-        headers={"List-Unsubscribe": f"<{unsubscribe}>",
-                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                 "Content-Language": language},
-        attachments=[Attachment(ics, "text", "calendar", "invitation.ics",
-                                {"method": "REQUEST"})],
-    )
+    try:
+        return build_message_bytes(
+            sender=sender, to=to, reply_to=reply_to, subject=content.subject,
+            text=content.text, html=content.html,
+            headers={"List-Unsubscribe": f"<{unsubscribe}>",
+                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                     "Content-Language": language},
+            attachments=[Attachment(ics, "text", "calendar", "invitation.ics",
+                                    {"method": "REQUEST"})],
+        )
+    except HeaderInjectionError as exc:  # stored before the settings checked for it
+        raise InvitationError(f"The invitation mail cannot be written ({exc}): correct the "
+                              "event's name, sender or reply-to address in its settings."
+                              ) from exc
 
 
 def idempotency_key(invitation_id: int, version: int, round_: int) -> str:
@@ -762,7 +767,12 @@ def _update_message(inv: Invitation, event: Event, address: str, token: str) -> 
         "rsvp_url": f"{current_app.config['BASE_URL']}/rsvp/{token}",
     }
     with force_locale(locale_for(language)):
-        content = Rendered(subject=clean_header(_("Changed: %(event)s", event=data["name"])),
+        try:
+            subject = clean_header(_("Changed: %(event)s", event=data["name"]))
+        except HeaderInjectionError as exc:
+            raise InvitationError(f"The update cannot be written ({exc}): correct the "
+                                  "event's name in its settings.") from exc
+        content = Rendered(subject=subject,
                            text=render_template("email/schedule_changed.txt", **context),
                            html=render_template("email/schedule_changed.html", **context))
     ics = _calendar(event, reg, inv.token_nonce, token, language,
@@ -774,10 +784,13 @@ def _update_message(inv: Invitation, event: Event, address: str, token: str) -> 
 
 
 def find_invitation(token: str) -> Invitation | None:
-    """The invitation an RSVP link points to; None for unknown or malformed tokens."""
+    """The invitation an RSVP link points to; None for unknown or malformed tokens, and for
+    a registration whose personal data was erased."""
     if not looks_like_token(token):
         return None
-    return db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    return db.session.scalar(
+        select(Invitation).join(Registration, Registration.id == Invitation.registration_id)
+        .where(Invitation.token_hash == hash_token(token), Registration.erased_at.is_(None)))
 
 
 def mark_opened(inv: Invitation, now: dt.datetime | None = None) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 
 from ..extensions import db
 from ..models import AuditEntry, Event, Invitation, Organizer
+from ..validation import header_text_problem
 from ..zones import day_start, known_zone, time_zones, to_local, to_utc, zone_label
 
 __all__ = ["event_zone", "time_zones", "to_local", "to_utc"]  # the forms use them from here
@@ -75,6 +76,10 @@ def check(values: dict[str, Any]) -> None:
             values["timezone"]):
         raise EventError("timezone", "The database server does not know this time zone; "
                                      "choose another name for it.")
+    for name in ("name_en", "name_zh"):
+        problem = header_text_problem(values[name] or "")
+        if problem:
+            raise EventError(name, problem)
     zone = values["timezone"]
     for name in ("start_date", "end_date", *LOCAL_TIMES):
         if values[name] is not None and not YEARS[0] <= values[name].year <= YEARS[1]:

@@ -367,7 +367,8 @@ def find_by_token(token: str) -> Registration | None:
     if not looks_like_token(token):
         return None
     return db.session.scalar(
-        select(Registration).where(Registration.manage_token_hash == hash_token(token)))
+        select(Registration).where(Registration.manage_token_hash == hash_token(token),
+                                   Registration.erased_at.is_(None)))
 
 
 def update(reg: Registration, data: dict[str, Any], *, actor: str = "registrant",
