@@ -72,6 +72,14 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+def written_name(first: str, last: str) -> str:
+    """A person's name as the service writes it, in either language: "First Last", or
+    "LastFirst" (family name first, no space) for a name written in Chinese characters."""
+    if _is_cjk(first) and _is_cjk(last):
+        return f"{last}{first}"
+    return " ".join(part for part in (first, last) if part)
+
+
 def _is_cjk(text: str) -> bool:
     return bool(text) and all("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
                               for ch in text)
@@ -242,10 +250,8 @@ class Registration(db.Model):
 
     @property
     def full_name(self) -> str:
-        """"First Last", or "LastFirst" for names written in Chinese characters."""
-        if _is_cjk(self.first_name) and _is_cjk(self.last_name):
-            return f"{self.last_name}{self.first_name}"
-        return f"{self.first_name} {self.last_name}".strip()
+        """The registrant's name as the service writes it (:func:`written_name`)."""
+        return written_name(self.first_name, self.last_name)
 
 
 class Organizer(db.Model):

@@ -229,6 +229,16 @@ def test_organizer_console_pages_render_without_csp_violations(server, page, mak
     page.get_by_role("button", name="Approve").click()
     assert page.locator(".status-approved").first.is_visible()
     shot(page, "13-organizer-detail")
+    page.goto(f"{base}/organizer/events/{slug}/invitations")
+    page.get_by_role("button", name="Start from the standard welcome invitation").click()
+    page.get_by_role("link", name="edit en").click()
+    frame = page.locator("iframe.preview-frame")
+    frame.wait_for()
+    # sized by the style sheet: an inline style was refused by the CSP (a 300x150 sliver)
+    assert frame.bounding_box()["height"] > 400
+    shot(page, "14-template-editor")
+    page.goto(f"{base}/organizer/events/{slug}/settings")
+    assert page.get_by_role("heading", name="History").is_visible()
     assert problems == [], problems  # e.g. "Refused to apply inline style ..."
 
 

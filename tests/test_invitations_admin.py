@@ -300,3 +300,33 @@ def test_the_editor_opens_only_for_names_that_can_be_saved(client, console):
     assert client.get(f"{base}/reminder-2/en").status_code == 200
     for name in ("we!rd", "a" * 41, "dot.name"):
         assert client.get(f"{base}/{name}/en").status_code == 404, name
+
+
+def test_an_invitee_who_withdrew_is_shown_as_withdrawn_everywhere(app, client, smtp_server,
+                                                                    console):
+    """They used to look invited: counted as 'no answer', an RSVP page with live buttons,
+    and a reminder flash that blamed answers for leaving them out."""
+    slug, regs = console
+    board = page(client, f"/organizer/events/{slug}/invitations")
+    assert client.post(f"/organizer/events/{slug}/invitations/send",
+                       data={"csrf_token": csrf_from(board), "template": "welcome",
+                             "status": "approved"}).status_code == 303
+    rsvp_token = {msg["To"].addresses[0].addr_spec: re.search(
+        r"/rsvp/([A-Za-z0-9_-]{40,})", text_body(msg)).group(1)
+        for msg in smtp_server.parsed()}["maria@example.com"]
+    with app.app_context():
+        from ciie_rsvp.models import Registration
+        db.session.get(Registration, regs[0]).status = "withdrawn"
+        db.session.commit()
+
+    board = page(client, f"/organizer/events/{slug}/invitations")
+    assert re.search(r'id="count-no_answer">2<', board)
+    assert re.search(r'id="count-withdrawn">1<', board)
+    assert "registration withdrawn" in board
+    resp = client.post(f"/organizer/events/{slug}/invitations/remind",
+                       data={"csrf_token": csrf_from(board), "round": "2"})
+    flashed = page(client, resp.headers["Location"])
+    assert "2 reminder(s) queued (round 2)" in flashed and "Left out: 1 withdrawn." in flashed
+
+    rsvp = page(client, f"/rsvp/{rsvp_token}")
+    assert 'id="withdrawn"' in rsvp and 'value="accepted"' not in rsvp

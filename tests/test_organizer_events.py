@@ -369,15 +369,17 @@ def test_the_settings_page_shows_who_created_and_changed_the_event_and_what(
     rows = history.split("<tr>")[2:]  # newest first, after the header row
     assert "Changed" in rows[0] and "Created" in rows[1] and len(rows) == 2
     changed = rows[0]
-    assert "start_time: 09:00 → 10:30" in changed
-    assert "capacity: 300 → —" in changed
-    assert "timezone: America/Los_Angeles → Asia/Shanghai" in changed
+    assert "Starts at: 09:00 → 10:30" in changed
+    assert "Capacity: 300 → —" in changed
+    assert "Time zone: America/Los_Angeles → Asia/Shanghai" in changed
     # instants as the page shows them: typed 17:00, on the old clock and then on the new one
-    assert ("rsvp_deadline: 2027-10-07 17:00 (America/Los Angeles) → 2027-10-07 17:00 "
+    assert ("RSVP deadline: 2027-10-07 17:00 (America/Los Angeles) → 2027-10-07 17:00 "
             "(Asia/Shanghai)") in changed
-    assert "summary_en: A preview of the 10th CIIE. Downtown Los Angeles. → Second preview." \
-        in changed and "…" in changed
-    assert "address /events/meet-in-shanghai-2027" in rows[1]
+    assert ("Summary (English): A preview of the 10th CIIE. Downtown Los Angeles. → "
+            "Second preview.") in changed and "…" in changed
+    assert "address: /events/meet-in-shanghai-2027" in rows[1]
+    assert "First day: 2027-10-14" in rows[1] and "Venue: Downtown Los Angeles" in rows[1]
+    assert "Published: yes" in rows[1]
     with app.app_context():
         from ciie_rsvp.models import AuditEntry, Organizer
         entries = list(db.session.execute(

@@ -70,6 +70,11 @@ def test_required_fields_are_explained_and_chinese_asks_the_family_name_first(cl
                     headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "标有 * 的为必填项。" in zh
     assert zh.index('id="last_name"') < zh.index('id="first_name"')
+    # the preferred language starts as the language the form is read in
+    assert re.search(r'<input checked id="language-1" name="language" required type="radio" '
+                     r'value="zh-Hans">', zh)
+    assert re.search(r'<input checked id="language-0" name="language" required type="radio" '
+                     r'value="en">', en)
 
 
 def _manage_token(app, client, register, mailbox, slug: str) -> str:

@@ -80,11 +80,16 @@ def test_moving_the_event_sends_invitees_its_new_time_and_moves_their_calendar_e
     assert "flash-warning" not in page
     assert 'id="schedule-update"' not in dashboard(client, slug)
     assert event_of(smtp_app, slug).schedule_revision == 0
+    assert 'id="untold"' not in page
 
     page = change_settings(client, slug, start_time="14:00", end_time="16:00")
     assert ("1 invitee(s) were told the event&#39;s earlier date, time or place" in page
             or "1 invitee(s) were told the event's earlier date, time or place" in page)
     assert event_of(smtp_app, slug).schedule_revision == 1
+    # the settings page keeps saying so, with the way to the update, until it is sent
+    page = client.get(f"/organizer/events/{slug}/settings").get_data(as_text=True)
+    assert 'id="untold"' in page
+    assert f'/organizer/events/{slug}/invitations#schedule-update"' in page
     board = dashboard(client, slug)
     assert 'id="schedule-update"' in board
     assert "Send the update to 1 invitee(s)" in board
@@ -117,7 +122,8 @@ def test_moving_the_event_sends_invitees_its_new_time_and_moves_their_calendar_e
     assert 'id="schedule-update"' not in board
     resp = client.post(f"/organizer/events/{slug}/invitations/update",
                        data={"csrf_token": csrf_from(board)})
-    assert "0 update(s) queued" in client.get(resp.headers["Location"]).get_data(True)
+    assert "already has the latest date, time and place: nothing was sent" in client.get(
+        resp.headers["Location"]).get_data(True)
     assert len(smtp_server.parsed()) == 2
     # The calendar file on the RSVP page is the moved entry too.
     ics = client.get(f"/rsvp/{token}/calendar.ics")
@@ -134,8 +140,8 @@ def test_moving_the_event_sends_invitees_its_new_time_and_moves_their_calendar_e
     # the event's history tells the story, newest first
     history = client.get(f"/organizer/events/{slug}/settings").get_data(as_text=True)
     history = history[history.index('id="history"'):]
-    assert history.index("Schedule update sent") < history.index("start_time: 10:00 → 14:00")
-    assert history.index("capacity: — → 80") < history.index("Invitations sent")
+    assert history.index("Schedule update sent") < history.index("Starts at: 10:00 → 14:00")
+    assert history.index("Capacity: — → 80") < history.index("Invitations sent")
     assert "template welcome: 1 invitation(s)" in history
 
 

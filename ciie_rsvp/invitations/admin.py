@@ -8,6 +8,8 @@ calls one service, commits once, then hands the queued mail to the outbox.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import (
     Blueprint,
     abort,
@@ -30,6 +32,12 @@ from ..registration.services import get_event
 from . import services
 from .forms import ActionForm, RoundForm, SelectionForm, TemplateForm
 from .rendering import PLACEHOLDERS, RenderError, TemplateParts, render, sample_data
+
+# Why a reminder passed an invitee by (services.remind), as the flash says it.
+SKIPPED = {"withdrawn": "withdrawn", "opted_out": "unsubscribed",
+           "already_reminded": "already reminded in this round",
+           **{problem: label.lower() for problem, label in services.PROBLEMS.items()
+              if problem not in ("opted_out", "already_invited")}}
 
 admin_bp = Blueprint("invitations_admin", __name__,
                      url_prefix="/organizer/events/<slug>/invitations")
@@ -252,8 +260,12 @@ def remind(slug: str) -> Response:
         abort(409, description=str(exc))
     db.session.commit()
     dispatch(result.outbox_ids)
+    left_out = Counter(reason for _id, reason in result.skipped)
     flash(f"{result.reminded} reminder(s) queued (round {form.round.data}); those who "
-          "answered are never reminded.", "success")
+          "answered are never reminded."
+          + (" Left out: " + ", ".join(f"{n} {SKIPPED.get(reason, reason)}"
+                                       for reason, n in sorted(left_out.items())) + "."
+             if left_out else ""), "success")
     return redirect(url_for(".dashboard", slug=slug), code=303)
 
 
@@ -284,7 +296,10 @@ def update(slug: str) -> Response:
         abort(409, description=str(exc))
     db.session.commit()
     dispatch(result.outbox_ids)
-    flash(f"{result.updated} update(s) queued with the new date, time and place.", "success")
+    flash(f"{result.updated} update(s) queued with the new date, time and place."
+          if result.updated else
+          "Everyone invited already has the latest date, time and place: nothing was sent.",
+          "success")
     return redirect(url_for(".dashboard", slug=slug), code=303)
 
 

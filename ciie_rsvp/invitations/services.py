@@ -7,7 +7,6 @@ outbox ids it got back.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from ..models import (
     RegistrationStatus,
     RsvpAnswer,
     utcnow,
+    written_name,
 )
 from ..outbox import enqueue, enqueue_many, outbox_row, requeue
 from ..tokens import derived_token, hash_token, looks_like_token, new_token
@@ -231,34 +231,24 @@ def event_data(event: Event, language: str) -> dict[str, str]:
     }
 
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
-
-
-def full_name(first: str, last: str, language: str) -> str:
-    """A name as an invitation in ``language`` writes it: family name first and no space
-    when a Chinese invitation names someone in Chinese characters, else "first last"."""
-    if language == "zh-Hans" and _CJK.search(first + last):
-        return f"{last}{first}"
-    return " ".join(part for part in (first, last) if part)
-
-
-def registrant_data(reg: Registration, language: str = "en") -> dict[str, str]:
+def registrant_data(reg: Registration) -> dict[str, str]:
     return {
         "first_name": reg.first_name,
         "last_name": reg.last_name,
-        "name": full_name(reg.first_name, reg.last_name, language),
+        "name": reg.full_name,
         "title": reg.job_title,
         "company": reg.company,
         "sector": choices.label(choices.SECTORS, reg.sector),
     }
 
 
-def preview_candidates(event: Event, limit: int = 200) -> list[Any]:
-    """(id, first name, last name, company) of registrants to preview a template for."""
-    return list(db.session.execute(
-        select(Registration.id, Registration.first_name, Registration.last_name,
-               Registration.company).where(Registration.event_id == event.id)
-        .order_by(Registration.id).limit(limit)))
+def preview_candidates(event: Event, limit: int = 200) -> list[tuple[int, str, str]]:
+    """(id, name, company) of registrants to preview a template for."""
+    return [(reg_id, written_name(first, last), company)
+            for reg_id, first, last, company in db.session.execute(
+                select(Registration.id, Registration.first_name, Registration.last_name,
+                       Registration.company).where(Registration.event_id == event.id)
+                .order_by(Registration.id).limit(limit))]
 
 
 def preview_registration(event: Event, registration_id: int | None) -> Registration | None:
@@ -280,7 +270,7 @@ def links_for(token: str) -> dict[str, str]:
 def placeholder_data(reg: Registration, event: Event, language: str,
                      links: dict[str, str]) -> dict[str, Any]:
     """The plain data a template sees (see ``rendering.PLACEHOLDERS``)."""
-    return {"registrant": registrant_data(reg, language), "event": event_data(event, language),
+    return {"registrant": registrant_data(reg), "event": event_data(event, language),
             **links}
 
 
@@ -758,7 +748,7 @@ def _update_message(inv: Invitation, event: Event, address: str, token: str) -> 
     language = reg.language if reg.language in LANGUAGES else "en"
     data = event_data(event, language)
     context = {
-        "name": full_name(reg.first_name, reg.last_name, language),
+        "name": reg.full_name,
         "event_name": data["name"],
         "when": format_event_when(event, language),
         "place": ", ".join(x for x in (event.venue, event.city, event.country) if x),
@@ -859,15 +849,22 @@ def calendar_for(inv: Invitation) -> bytes:
 
 
 def dashboard_counts(event: Event) -> dict[str, int]:
-    """invited / opened / accepted / declined / no answer, and delivery states."""
+    """invited / opened / accepted / declined / no answer / withdrawn, and delivery states.
+
+    An invitee whose registration is withdrawn counts as withdrawn, whatever they answered:
+    they are not coming, and reminders pass them by."""
+    withdrawn = Registration.status == RegistrationStatus.WITHDRAWN.value
     rows = db.session.execute(
-        select(Invitation.rsvp, func.count(), func.count(Invitation.opened_at))
-        .where(Invitation.event_id == event.id).group_by(Invitation.rsvp)).all()
-    counts = {"invited": 0, "opened": 0, "accepted": 0, "declined": 0, "no_answer": 0}
-    for rsvp, n, opened in rows:
+        select(Invitation.rsvp, withdrawn, func.count(), func.count(Invitation.opened_at))
+        .join(Registration, Registration.id == Invitation.registration_id)
+        .where(Invitation.event_id == event.id).group_by(Invitation.rsvp, withdrawn)).all()
+    counts = {"invited": 0, "opened": 0, "accepted": 0, "declined": 0, "no_answer": 0,
+              "withdrawn": 0}
+    for rsvp, is_withdrawn, n, opened in rows:
         counts["invited"] += n
         counts["opened"] += opened
-        counts["no_answer" if rsvp == RsvpAnswer.PENDING else rsvp] += n
+        key = "no_answer" if rsvp == RsvpAnswer.PENDING else rsvp
+        counts["withdrawn" if is_withdrawn else key] += n
     delivery = db.session.execute(
         select(OutboxMessage.status, func.count())
         .join(Invitation, Invitation.id == OutboxMessage.invitation_id)
@@ -894,6 +891,7 @@ class InvitationRow:
     delivery: str
     delivery_error: str
     sent_at: dt.datetime | None
+    withdrawn: bool = False  # the registration was withdrawn after the invitation
 
 
 def invitation_rows(event: Event, *, rsvp: str | None = None,
@@ -915,6 +913,7 @@ def invitation_rows(event: Event, *, rsvp: str | None = None,
         InvitationRow(inv.id, reg.id, reg.full_name, reg.email, reg.company, reg.language,
                       inv.rsvp, inv.guests, inv.opened_at, inv.responded_at, inv.rounds,
                       inv.invited_at, msg.status if msg else "none", msg.last_error if msg else "",
-                      msg.sent_at if msg else None)
+                      msg.sent_at if msg else None,
+                      reg.status == RegistrationStatus.WITHDRAWN)
         for inv, reg, msg in db.session.execute(query)
     ]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from ..extensions import db
 from ..models import AuditEntry, Event, Invitation, Organizer
@@ -128,24 +129,36 @@ def check_slug(slug: str) -> None:
         raise EventError("slug", "Another event already has this address.")
 
 
-def create_event(slug: str, values: dict[str, Any], *, by: Organizer | None = None) -> Event:
-    """A new event with the settings ``values``, created by ``by`` (audited)."""
+# What the history says of a new event besides its address: when and where.
+CREATED_SUMMARY = ("name_en", "start_date", "end_date", "start_time", "end_time", "timezone",
+                   "venue", "city", "is_published")
+
+
+def create_event(slug: str, values: dict[str, Any], *, by: Organizer | None = None,
+                 labels: Mapping[str, str] | None = None) -> Event:
+    """A new event with the settings ``values``, created by ``by`` (audited with its
+    address, days, times and place; ``labels`` name the settings as the form does)."""
     check_slug(slug)
     check(values)
     event = Event(slug=slug, **{name: values[name] for name in SETTINGS})
     db.session.add(event)
     db.session.flush()
-    _audit(event, by, "event_created", f"address /events/{slug}")
+    zone = event_zone(event)
+    _audit(event, by, "event_created", "; ".join(
+        [f"address: /events/{slug}"]
+        + [f"{_label(name, labels)}: {shown_value(name, values[name], zone)}"
+           for name in CREATED_SUMMARY]))
     return event
 
 
-def update_event(event: Event, values: dict[str, Any], *, by: Organizer | None = None
-                 ) -> list[str]:
+def update_event(event: Event, values: dict[str, Any], *, by: Organizer | None = None,
+                 labels: Mapping[str, str] | None = None) -> list[str]:
     """Apply the settings ``values`` to ``event``; the names of those that changed (audited
-    with their old and new values, as the settings page shows them).
+    with their old and new values, as the settings page shows them and under ``labels``).
 
     A change to the days, times, zone or place (:data:`SCHEDULE`) starts a new schedule
-    revision of the event (:func:`schedule_change_warning` counts whom to tell)."""
+    revision of the event (``invitations.services.schedule_update_count`` counts whom to
+    tell)."""
     check(values)
     schedule = _schedule(event)
     old_zone = event_zone(event)
@@ -158,9 +171,14 @@ def update_event(event: Event, values: dict[str, Any], *, by: Organizer | None =
     if changed:
         zone = event_zone(event)
         _audit(event, by, "event_changed", "; ".join(
-            f"{name}: {before[name]} → {shown_value(name, getattr(event, name), zone)}"
-            for name in changed))
+            f"{_label(name, labels)}: {before[name]} → "
+            f"{shown_value(name, getattr(event, name), zone)}" for name in changed))
     return changed
+
+
+def _label(name: str, labels: Mapping[str, str] | None) -> str:
+    """A setting's name for people: its label up to any explanation after a colon."""
+    return (labels or {}).get(name, name).split(":", 1)[0]
 
 
 def _audit(event: Event, by: Organizer | None, action: str, detail: str) -> None:
@@ -210,22 +228,14 @@ def _schedule(event: Event) -> tuple[Any, ...]:
                  for name in SCHEDULE)
 
 
-def schedule_change_warning(event: Event, changed: list[str]) -> str | None:
-    """What an admin should know after changing the days, times, zone or place of an event
-    whose invitees were told the old ones: how many, and that they can be sent the update."""
-    if not any(name in SCHEDULE for name in changed):
+def zone_change_warning(event: Event, changed: list[str]) -> str | None:
+    """What an admin should know after changing the time zone of an event that has sent
+    invitations (the settings page then also counts whom to send the update)."""
+    if "timezone" not in changed or db.session.scalar(
+            select(Invitation.id).where(Invitation.event_id == event.id).limit(1)) is None:
         return None
-    told = db.session.scalar(select(func.count(Invitation.id)).where(
-        Invitation.event_id == event.id,
-        Invitation.schedule_revision < event.schedule_revision))
-    if not told:
-        return None
-    message = (f"{told} invitee(s) were told the event's earlier date, time or place, and "
-               "their calendars still show it. Send them the update from the Invitations page.")
-    if "timezone" in changed:
-        message = (f"The time zone is now {event.timezone}, and the times on this page are read "
-                   "on that clock. " + message)
-    return message
+    return (f"The time zone is now {event.timezone}, and the times on this page are read on "
+            "that clock. Invitations already sent gave times on the old one.")
 
 
 def settings_of(event: Event) -> dict[str, Any]:

@@ -297,6 +297,10 @@ class EventForm(FlaskForm):
                 self[name].errors = [*self[name].errors, str(exc)]
         return len(self._instants) == len(events.LOCAL_TIMES)
 
+    def labels(self) -> dict[str, str]:
+        """Each setting's label, for the event's history."""
+        return {field.name: str(field.label.text) for field in self}
+
     def settings(self) -> dict[str, Any]:
         """The settings to store (after :meth:`validate`): times in UTC."""
         values = {name: self[name].data for name in events.SETTINGS}

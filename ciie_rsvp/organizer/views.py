@@ -30,6 +30,7 @@ from ..choices import CALIFORNIA_COUNTIES
 from ..core.errors import form_expired, form_refused
 from ..database import deferred_transactions, immediate_transactions
 from ..extensions import csrf, db
+from ..invitations.services import schedule_update_count
 from ..models import Event, Registration
 from ..outbox import dispatch
 from ..registration import services as registration_services
@@ -444,7 +445,7 @@ def new_event() -> str | BaseResponse | tuple[str, int]:
     if form.validate_on_submit():
         try:
             event = events.create_event(form.slug.data, form.settings(),
-                                        by=current_organizer())
+                                        by=current_organizer(), labels=form.labels())
             db.session.commit()
         except events.EventError as exc:
             db.session.rollback()
@@ -466,12 +467,13 @@ def event_settings(slug: str) -> str | BaseResponse | tuple[str, int]:
     form = EventForm(data=None if request.method == "POST" else events.settings_of(event))
     if form.validate_on_submit():
         try:
-            changed = events.update_event(event, form.settings(), by=current_organizer())
+            changed = events.update_event(event, form.settings(), by=current_organizer(),
+                                          labels=form.labels())
         except events.EventError as exc:
             db.session.rollback()
             form.refuse(exc)
         else:
-            warning = events.schedule_change_warning(event, changed)
+            warning = events.zone_change_warning(event, changed)
             db.session.commit()
             flash("Saved." if changed else "Nothing was changed.", "success")
             if warning:
@@ -484,7 +486,8 @@ def _settings_page(form: EventForm, event: Event | None) -> tuple[str, int]:
     """The settings form of ``event`` (None: a new one); 422 when a POST was refused."""
     return (render_template("organizer/event_settings.html", form=form, event=event,
                             stored_zone=events.event_zone(event) if event else None,
-                            history=events.history(event) if event else []),
+                            history=events.history(event) if event else [],
+                            untold=schedule_update_count(event) if event else 0),
             422 if request.method == "POST" else 200)
 
 

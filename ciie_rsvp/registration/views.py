@@ -15,6 +15,7 @@ from ..core.page_cache import FilledPageCache, cacheable_request
 from ..core.signing import generate_csrf
 from ..database import deferred_transactions
 from ..extensions import db, limited, limiter
+from ..i18n import html_lang
 from ..models import Event, Registration
 from ..outbox import dispatch
 from . import bp, services
@@ -99,6 +100,8 @@ def _empty_form_page(event: Event) -> str:
     def render() -> str:
         form = RegistrationForm(formdata=None)
         form.started.data = values["started"]
+        # emails in the language the visitor reads the form in, unless they choose otherwise
+        form.language.data = html_lang()
         return render_template("registration/register.html", event=event, form=form)
 
     key = (event.id, event.content_key(), str(get_locale()), request.script_root, request.path)
