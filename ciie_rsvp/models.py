@@ -22,12 +22,13 @@ from sqlalchemy import (
     and_,
     or_,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .choices import INTERESTS
 from .extensions import db
-from .zones import day_start, known_zone
+from .zones import day_start, ends_at, known_zone
 
 
 def utcnow() -> dt.datetime:
@@ -90,11 +91,12 @@ def _in(values: list[str]) -> str:
 
 
 def registration_state_at(opens_at: dt.datetime | None, closes_at: dt.datetime | None,
-                          now: dt.datetime) -> str:
-    """``open``, ``not_yet_open`` or ``closed`` for a registration window at ``now``."""
+                          now: dt.datetime, event_ends_at: dt.datetime | None = None) -> str:
+    """``open``, ``not_yet_open`` or ``closed`` for a registration window at ``now``; an
+    event that has ended takes no registrations, closing time or not."""
     if opens_at and now < opens_at:
         return "not_yet_open"
-    if closes_at and now >= closes_at:
+    if (closes_at and now >= closes_at) or (event_ends_at and now >= event_ends_at):
         return "closed"
     return "open"
 
@@ -108,6 +110,7 @@ def accepting_registrations_sql(now: Any) -> Any:
         Event.is_published.is_(True),
         or_(Event.registration_opens_at.is_(None), Event.registration_opens_at <= now),
         or_(Event.registration_closes_at.is_(None), Event.registration_closes_at > now),
+        or_(Event.ends_at.is_(None), Event.ends_at > now),
     )
 
 
@@ -143,6 +146,10 @@ class Event(db.Model):
     rsvp_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # How many guests an invitee may bring along (0: none).
     guest_limit: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the event ends (UTC): its end time on its last day, or that day's end, on its
+    # clock. Kept from those columns on every write (see _keep_ends_at); registration closes
+    # then at the latest.
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Goes up with every change to the days, times, time zone or place (organizer/events.py):
     # invitations sent before a change are told about it, and calendar files' SEQUENCE grows.
     schedule_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -166,7 +173,7 @@ class Event(db.Model):
     def registration_state(self, now: dt.datetime | None = None) -> str:
         """``open``, ``not_yet_open`` or ``closed`` at ``now``."""
         return registration_state_at(self.registration_opens_at, self.registration_closes_at,
-                                     now or utcnow())
+                                     now or utcnow(), self.ends_at)
 
     def is_open(self, now: dt.datetime | None = None) -> bool:
         return self.is_published and self.registration_state(now) == "open"
@@ -187,6 +194,16 @@ class Event(db.Model):
         copy = Event(**values)
         copy._frozen_content_key = tuple(values.values())
         return copy
+
+
+@sa_event.listens_for(Event, "before_insert")
+@sa_event.listens_for(Event, "before_update")
+def _keep_ends_at(_mapper: Any, _conn: Any, target: Event) -> None:
+    """Work out ``ends_at`` from the last day, end time and zone whenever an event is
+    written, so the stored instant never disagrees with them."""
+    if target.end_date is not None:
+        zone = target.timezone or Event.__table__.c.timezone.default.arg  # before defaults
+        target.ends_at = ends_at(target.end_date, target.end_time, known_zone(zone))
 
 
 class Registration(db.Model):

@@ -64,3 +64,10 @@ def day_start(day: dt.date, zone: str) -> dt.datetime:
     skip midnight, the moment they skip to."""
     midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zoneinfo.ZoneInfo(zone))
     return midnight.astimezone(dt.UTC)  # fold=0 in a gap: the offset before it, i.e. later
+
+
+def ends_at(last_day: dt.date, end_time: dt.time | None, zone: str) -> dt.datetime:
+    """The UTC instant an event ends: its end time on its last day, or when that day ends."""
+    if end_time is None:
+        return day_start(last_day + dt.timedelta(days=1), zone)
+    return to_utc(dt.datetime.combine(last_day, end_time), zone)

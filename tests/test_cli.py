@@ -23,8 +23,17 @@ def test_first_start_migrates_seeds_and_serves(tmp_path):
                      extra_env={"CIIE_RSVP_SEED_ON_START": "1"}) as base:
         with urllib.request.urlopen(base + "/", timeout=10) as resp:
             html = resp.read().decode()
+        # the seeded events are the article's, in 2022: over, so closed to registration
+        visitor = Browserish(base)
+        assert visitor.request("/events/meet-in-shanghai-2022/register")[0] == 403
+        # as the README says, an admin moves one to later days (here through the models)
+        _move_to_2030(url, instance, "meet-in-shanghai-2022")
+        deadline = time.monotonic() + 10  # public pages see an event change within 2 s
+        while (visitor.request("/events/meet-in-shanghai-2022/register")[0] != 200
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
         # the visitor does not wait on mail: serve's delivery thread sends the confirmation
-        assert Browserish(base).register("meet-in-shanghai-2022", valid_registration()) == 303
+        assert visitor.register("meet-in-shanghai-2022", valid_registration()) == 303
         deadline = time.monotonic() + 30
         while not list((instance / "mail").glob("*.eml")) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -35,6 +44,20 @@ def test_first_start_migrates_seeds_and_serves(tmp_path):
     log = (instance / "server.log").read_text()
     assert "ciie-rsvp is running: open http://127.0.0.1:" in log
     assert (instance / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def _move_to_2030(url: str, instance, slug: str) -> None:
+    import datetime as dt
+
+    from ciie_rsvp import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(instance),
+                      "TESTING": True})
+    with app.app_context():
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        event.start_date = event.end_date = dt.date(2030, 10, 13)
+        db.session.commit()
+        db.engine.dispose()
 
 
 def test_seed_is_idempotent_and_has_the_article_facts(app, runner):

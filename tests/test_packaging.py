@@ -48,10 +48,19 @@ def test_installed_wheel_migrates_and_serves_without_the_checkout(wheel, tmp_pat
         "c = app.test_client()\n"
         "r = c.get('/')\n"
         "assert r.status_code == 200 and 'Meet in Shanghai' in r.get_data(as_text=True)\n"
+        "assert c.get('/events/ciie-2022/register').status_code == 403\n"  # over: closed
+        "from ciie_rsvp.extensions import db\n"
+        "from ciie_rsvp.models import Event\n"
+        "import datetime as dt\n"
+        "with app.app_context():\n"
+        "    e = db.session.scalar(db.select(Event).where(Event.slug == 'ciie-2022'))\n"
+        "    e.start_date, e.end_date = dt.date(2030, 11, 5), dt.date(2030, 11, 10)\n"
+        "    db.session.commit()\n"
         "assert c.get('/events/ciie-2022/register').status_code == 200\n"
         "print('ok')\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(site), "CIIE_RSVP_INSTANCE_PATH": str(tmp_path / "i")}
+    env = {**os.environ, "PYTHONPATH": str(site), "CIIE_RSVP_INSTANCE_PATH": str(tmp_path / "i"),
+           "CIIE_RSVP_PUBLIC_EVENT_CACHE_MS": "0"}  # the moved event shows at once
     env.pop("CIIE_RSVP_DATABASE_URL", None)
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
                             capture_output=True, text=True)

@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from ..extensions import db
 from ..models import AuditEntry, Event, Invitation, Organizer
 from ..validation import header_text_problem
-from ..zones import day_start, known_zone, time_zones, to_local, to_utc, zone_label
+from ..zones import ends_at, known_zone, time_zones, to_local, to_utc, zone_label
 
 __all__ = ["event_zone", "time_zones", "to_local", "to_utc"]  # the forms use them from here
 
@@ -59,13 +59,6 @@ class EventError(ValueError):
 def event_zone(event: Event) -> str:
     """The event's time zone name, or ``UTC`` when it names none this machine knows."""
     return known_zone(event.timezone)
-
-
-def ends_at(last_day: dt.date, end_time: dt.time | None, zone: str) -> dt.datetime:
-    """The UTC instant an event ends: its end time on its last day, or when that day ends."""
-    if end_time is None:
-        return day_start(last_day + dt.timedelta(days=1), zone)
-    return to_utc(dt.datetime.combine(last_day, end_time), zone)
 
 
 def check(values: dict[str, Any]) -> None:

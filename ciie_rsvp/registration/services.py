@@ -124,11 +124,12 @@ def stored_registration_state(event_id: int, now: dt.datetime) -> str:
     rows = execute_direct(_STORED_STATE, {"event_id": event_id})
     if not rows or not rows[0][0]:
         return "closed"
-    return registration_state_at(rows[0][1], rows[0][2], now)
+    return registration_state_at(rows[0][1], rows[0][2], now, rows[0][3])
 
 
 _STORED_STATE = select(
     Event.is_published, Event.registration_opens_at, Event.registration_closes_at,
+    Event.ends_at,
 ).where(Event.id == bindparam("event_id"))
 
 
