@@ -242,6 +242,47 @@ def mail_status() -> None:
         click.echo(f"{status}: {n}")
 
 
+@mail_group.command("failed")
+@with_appcontext
+def mail_failed() -> None:
+    """List the messages that failed for good, with the relay's reason."""
+    from sqlalchemy import select
+
+    from .models import OutboxMessage, OutboxStatus
+
+    rows = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient,
+               OutboxMessage.last_error).where(OutboxMessage.status == OutboxStatus.FAILED.value)
+        .order_by(OutboxMessage.id)).all()
+    for box_id, kind, recipient, error in rows:
+        click.echo(f"#{box_id} {kind} to {recipient}: {error}")
+    click.echo(f"{len(rows)} failed message(s)")
+
+
+@mail_group.command("retry-failed")
+@with_appcontext
+@writes
+def mail_retry_failed() -> None:
+    """Queue every failed registration message again (same Message-ID). Invitations go
+    through ``invitations resend-failed``, which leaves out unsubscribed addresses."""
+    from sqlalchemy import func, select
+
+    from .models import OutboxMessage, OutboxStatus
+    from .outbox import requeue
+
+    failed = OutboxMessage.status == OutboxStatus.FAILED.value
+    ids = requeue(db.session.scalars(select(OutboxMessage.id).where(
+        failed, OutboxMessage.invitation_id.is_(None))))
+    invitations = db.session.scalar(select(func.count()).where(
+        failed, OutboxMessage.invitation_id.is_not(None)))
+    db.session.commit()
+    click.echo(f"queued {len(ids)} failed message(s) again")
+    if invitations:
+        click.echo(f"{invitations} failed invitation message(s) left: use "
+                   "'ciie-rsvp invitations resend-failed --event SLUG'")
+    deliver_after_commit(ids)
+
+
 @mail_group.command("resume")
 @with_appcontext
 @writes

@@ -23,12 +23,16 @@ from ..extensions import db
 from ..models import (
     AuditEntry,
     Event,
+    MailOptOut,
     Organizer,
     OrganizerNote,
+    OutboxMessage,
+    OutboxStatus,
     Registration,
     RegistrationStatus,
     utcnow,
 )
+from ..outbox import requeue
 from ..registration import services as registration_services
 from ..tokens import new_token
 from . import duplicates
@@ -448,11 +452,25 @@ class NoteLine:
 
 
 @dataclass
+class MailLine:
+    """One message sent (or to be sent) to the registrant, as its page lists it."""
+
+    id: int
+    kind: str
+    subject: str
+    status: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    last_error: str
+
+
+@dataclass
 class Detail:
     reg: Registration
     audit: list[AuditLine]
     notes: list[NoteLine]
     duplicates: list[duplicates.Warning]
+    mail: list[MailLine] = field(default_factory=list)
 
 
 def registration_detail(reg: Registration) -> Detail:
@@ -464,7 +482,29 @@ def registration_detail(reg: Registration) -> Detail:
     notes = [NoteLine(note, name) for note, name in db.session.execute(
         select(OrganizerNote, who.name).outerjoin(who, who.id == OrganizerNote.organizer_id)
         .where(OrganizerNote.registration_id == reg.id).order_by(OrganizerNote.id))]
-    return Detail(reg, audit, notes, duplicates.find_for(reg))
+    mail = [MailLine(*row) for row in db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.subject, OutboxMessage.status,
+               OutboxMessage.created_at, OutboxMessage.sent_at, OutboxMessage.last_error)
+        .where(OutboxMessage.registration_id == reg.id).order_by(OutboxMessage.id))]
+    return Detail(reg, audit, notes, duplicates.find_for(reg), mail)
+
+
+def resend_mail(reg: Registration, outbox_id: int, organizer: Organizer) -> list[int]:
+    """Queue the failed message ``outbox_id`` of ``reg`` again, unchanged (same
+    Message-ID); its ids for dispatch. LookupError when it is not one of ``reg``'s."""
+    row = db.session.get(OutboxMessage, outbox_id)
+    if row is None or row.registration_id != reg.id:
+        raise LookupError(outbox_id)
+    if row.status != OutboxStatus.FAILED:
+        raise ServiceError(f"Only a message that failed can be sent again; this one is "
+                           f"{row.status}.")
+    if row.invitation_id is not None and db.session.scalar(select(MailOptOut.id).where(
+            MailOptOut.email_normalized == reg.email_normalized)) is not None:
+        raise ServiceError("The registrant unsubscribed from invitation mail.")
+    db.session.add(AuditEntry(registration_id=reg.id, organizer_id=organizer.id,
+                              actor="organizer", action="mail_resent",
+                              detail=f"{row.kind} #{row.id}"))
+    return requeue([row.id])
 
 
 # --- on someone's behalf --------------------------------------------------------------------

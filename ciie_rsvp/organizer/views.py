@@ -208,7 +208,7 @@ def registration(reg_id: int) -> str:
 def _detail_page(reg: Registration) -> str:
     return render_template("organizer/registration.html", detail=services.registration_detail(reg),
                            event=reg.event, decision_form=DecisionForm(formdata=None),
-                           note_form=NoteForm(formdata=None))
+                           note_form=NoteForm(formdata=None), post_form=PostForm())
 
 
 @bp.post("/registrations/<int:reg_id>/status")
@@ -229,6 +229,28 @@ def decide(reg_id: int) -> BaseResponse | tuple[str, int]:
     if changed:
         _warn_over_capacity(reg.event, form.status.data)
     return redirect(url_for(".registration", reg_id=reg_id), code=303)
+
+
+@bp.post("/registrations/<int:reg_id>/mail/<int:outbox_id>/resend")
+@organizer_required()
+def resend_mail(reg_id: int, outbox_id: int) -> BaseResponse | tuple[str, int]:
+    """Send a message of this registration that failed again (the relay's reason is on the
+    page)."""
+    reg = _registration_or_404(reg_id)
+    if not PostForm().validate_on_submit():
+        form_expired()
+    try:
+        ids = services.resend_mail(reg, outbox_id, current_organizer())
+    except LookupError:
+        abort(404, description="This registration has no such message.")
+    except services.ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return _detail_page(reg), 409
+    db.session.commit()
+    dispatch(ids)
+    flash("The message is queued again.", "success")
+    return redirect(url_for(".registration", reg_id=reg_id) + "#mail", code=303)
 
 
 @bp.post("/registrations/<int:reg_id>/data")
