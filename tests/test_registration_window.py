@@ -20,6 +20,15 @@ TIMES = [None, NOW - dt.timedelta(days=1), NOW - dt.timedelta(microseconds=1), N
          NOW + dt.timedelta(microseconds=1), NOW + dt.timedelta(hours=3)]
 
 
+def _open_by_sql_and_by_python(slugs: str) -> tuple[set[str], set[str]]:
+    """The events (slug LIKE ``slugs``) taking registrations at NOW, by SQL and by Python."""
+    in_sql = set(db.session.scalars(select(Event.slug).where(
+        Event.slug.like(slugs), accepting_registrations_sql(NOW))))
+    in_python = {event.slug for event in db.session.scalars(
+        select(Event).where(Event.slug.like(slugs))) if event.is_open(NOW)}
+    return in_sql, in_python
+
+
 def test_sql_window_agrees_with_is_open(app):
     with app.app_context():
         cases = list(itertools.product([True, False], TIMES, TIMES))
@@ -28,10 +37,7 @@ def test_sql_window_agrees_with_is_open(app):
                                  end_date=NOW.date(), is_published=published,
                                  registration_opens_at=opens, registration_closes_at=closes))
         db.session.commit()
-        in_sql = set(db.session.scalars(select(Event.slug).where(
-            Event.slug.like("window-%"), accepting_registrations_sql(NOW))))
-        in_python = {event.slug for event in db.session.scalars(
-            select(Event).where(Event.slug.like("window-%"))) if event.is_open(NOW)}
+        in_sql, in_python = _open_by_sql_and_by_python("window-%")
         assert in_sql == in_python
         assert 0 < len(in_python) < len(cases)
 
@@ -55,10 +61,7 @@ def test_an_event_that_has_ended_takes_no_registrations_in_sql_or_python(app):
                     start_time=dt.time(9) if end_time else None, timezone="UTC",
                     registration_closes_at=closes))
         db.session.commit()
-        in_sql = set(db.session.scalars(select(Event.slug).where(
-            Event.slug.like("ends-%"), accepting_registrations_sql(NOW))))
-        in_python = {event.slug for event in db.session.scalars(
-            select(Event).where(Event.slug.like("ends-%"))) if event.is_open(NOW)}
+        in_sql, in_python = _open_by_sql_and_by_python("ends-%")
     assert in_sql == in_python
     assert in_python == {f"ends-{name}-{kind}" for name, (_d, _t, is_open) in ends.items()
                          if is_open for kind in ("closes", "open")}
