@@ -1,5 +1,7 @@
-"""Audit entries may be about an event: who created it, changed which setting from what to
-what, sent its invitations or its schedule update.
+"""Audit entries may be about an event (its history on the settings page).
+
+Who created it, changed which setting from what to what, sent its invitations or its
+schedule update.
 
 Revision ID: 0007
 Revises: 0006
