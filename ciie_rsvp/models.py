@@ -114,6 +114,12 @@ def accepting_registrations_sql(now: Any) -> Any:
     )
 
 
+# What a calendar entry of an event says about when and where it is (organizer/events.py
+# starts a new schedule revision when one changes; invitations remember what they stated).
+SCHEDULE_FIELDS = ("start_date", "end_date", "start_time", "end_time", "timezone", "venue",
+                   "city", "country")
+
+
 class Event(db.Model):
     __tablename__ = "events"
 
@@ -432,8 +438,10 @@ class Invitation(db.Model):
     opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     invited_by: Mapped[int | None] = mapped_column(ForeignKey("organizers.id", ondelete="SET NULL"))
-    # The event's schedule_revision in the latest message this invitee got.
+    # The event's schedule_revision in the latest message this invitee got, and what that
+    # message stated (JSON of SCHEDULE_FIELDS; None for invitations from before it was kept).
     schedule_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    told_schedule: Mapped[str | None] = mapped_column(Text)
 
     event: Mapped[Event] = relationship()
     registration: Mapped[Registration] = relationship()

@@ -105,8 +105,12 @@ def test_moving_the_event_sends_invitees_its_new_time_and_moves_their_calendar_e
     assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     body = text_body(update)
     assert "Dear Maria Lopez," in body
-    assert "has changed. It is now:" in body
-    assert "14:00–16:00" in body and "Downtown Los Angeles, Los Angeles" in body
+    assert "has changed." in body
+    # what they were told, then what it is now
+    assert ("Before: October 13, 2030, 10:00–12:00 (America/Los Angeles) · Downtown Los "
+            "Angeles, Los Angeles") in body
+    assert ("Now: October 13, 2030, 14:00–16:00 (America/Los Angeles) · Downtown Los "
+            "Angeles, Los Angeles") in body
     assert "Your answer so far: Attending" in body
     assert f"https://rsvp.example.org/rsvp/{token}" in body
     moved = vevent_of(update)
@@ -178,7 +182,9 @@ def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(
     assert update["To"].addresses[0].addr_spec == "wang@example.cn"
     assert update["Subject"] == "活动变更：相约上海，共享未来"
     body = text_body(update)
-    assert "王晓明，您好：" in body and "的日期、时间或地点已变更，现为：" in body
+    assert "王晓明，您好：" in body and "的日期、时间或地点已变更。" in body
+    assert "原为：2030年10月13日，10:00 (America/Los Angeles) · Downtown Los Angeles" in body
+    assert "现为：2030年10月13日，10:00 (America/Los Angeles) · Millennium Biltmore Hotel" in body
     assert "您目前的答复：尚未答复" in body
     assert "Millennium Biltmore Hotel" in body
     assert "2030年10月13日，10:00" in body
@@ -260,3 +266,24 @@ def test_changing_the_zone_says_so_and_counts_those_to_tell(smtp_app, client, ma
     change_settings(client, slug, start_time="11:00")
     assert event_of(smtp_app, slug).schedule_revision == 2
     assert "Send the update to 2 invitee(s)" in dashboard(client, slug)
+
+
+def test_an_invitation_from_before_details_were_kept_gets_the_new_ones_only(
+        smtp_app, smtp_server, make_event, make_invitee):
+    slug = make_event(start_time=dt.time(10, 0))
+    seed_welcome(smtp_app, slug)
+    make_invitee(slug)
+    assert send(smtp_app, slug).exit_code == 0
+    with smtp_app.app_context():
+        inv = db.session.scalar(select(Invitation))
+        assert '"start_time": "10:00:00"' in inv.told_schedule  # kept for new invitations
+        inv.told_schedule = None  # as migration 0009 leaves older ones
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        events.update_event(event, {**events.settings_of(event), "start_time": dt.time(11, 0)})
+        db.session.commit()
+    done = smtp_app.test_cli_runner().invoke(args=["invitations", "update", "--event", slug])
+    assert "queued 1 update(s)" in done.output
+    body = text_body(smtp_server.parsed()[-1])
+    assert "Before:" not in body and "Now: October 13, 2030, 11:00" in body
+    with smtp_app.app_context():
+        assert '"start_time": "11:00:00"' in db.session.scalar(select(Invitation.told_schedule))

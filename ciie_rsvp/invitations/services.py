@@ -7,6 +7,7 @@ outbox ids it got back.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from ..emails import (
 from ..extensions import db
 from ..i18n import event_hours, locale_for
 from ..models import (
+    SCHEDULE_FIELDS,
     AuditEntry,
     Event,
     Invitation,
@@ -512,6 +514,7 @@ class Prepared:
     template_version: int
     outbox: dict[str, Any]  # an outbox row, less its invitation id and idempotency key
     schedule_revision: int  # the event's, as the message states it
+    told_schedule: str  # what the message states (schedule_snapshot)
 
 
 def prepare_invitations(event: Event, template_name: str, *, status: str | None = "approved",
@@ -532,7 +535,7 @@ def prepare_invitations(event: Event, template_name: str, *, status: str | None 
                                  check.template.version,
                                  outbox_row(message, kind="invitation",
                                             registration_id=check.registration_id),
-                                 event.schedule_revision))
+                                 event.schedule_revision, schedule_snapshot(event)))
     return report, prepared
 
 
@@ -551,6 +554,7 @@ def record_invitations(event_id: int, template_name: str, prepared: list[Prepare
         "template_name": template_name, "token_nonce": p.nonce, "token_hash": p.token_hash,
         "rounds": 1, "rsvp": RsvpAnswer.PENDING.value, "guests": 0, "invited_at": now,
         "invited_by": organizer_id, "schedule_revision": p.schedule_revision,
+        "told_schedule": p.told_schedule,
     } for p in prepared], ["event_id", "registration_id"], returning=["id", "registration_id"])
     rows = []
     for inv_id, reg_id in sorted(inserted, key=lambda pair: pair[0]):
@@ -640,7 +644,7 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
                             idempotency_key=idempotency_key(inv.id, check.template.version,
                                                             round_))
         inv.rounds = round_
-        inv.schedule_revision = event.schedule_revision
+        inv.schedule_revision, inv.told_schedule = event.schedule_revision, schedule_snapshot(event)
         if outbox_id is not None:
             result.outbox_ids.append(outbox_id)
             result.reminded += 1
@@ -664,6 +668,30 @@ def resend_failed(event: Event, invitation_ids: Iterable[int] | None = None) -> 
 
 
 # --- schedule changes -------------------------------------------------------------------------
+
+
+def schedule_snapshot(event: Event) -> str:
+    """The event's days, times, zone and place (:data:`SCHEDULE_FIELDS`) as JSON, as a message
+    states them; :func:`event_as_told` reads it back."""
+    return json.dumps({name: _plain(getattr(event, name)) for name in SCHEDULE_FIELDS},
+                      sort_keys=True)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.time) else value
+
+
+def event_as_told(snapshot: str | None) -> Event | None:
+    """A transient event holding only the schedule ``snapshot`` states (None without one),
+    for formatting what an invitee was told."""
+    if not snapshot:
+        return None
+    values = json.loads(snapshot)
+    for name in ("start_date", "end_date"):
+        values[name] = dt.date.fromisoformat(values[name])
+    for name in ("start_time", "end_time"):
+        values[name] = dt.time.fromisoformat(values[name]) if values[name] else None
+    return Event(**{name: values.get(name) for name in SCHEDULE_FIELDS})
 
 
 def calendar_sequence(rounds: int, schedule_revision: int) -> int:
@@ -730,7 +758,7 @@ def send_schedule_update(event: Event, *, organizer_id: int | None = None) -> Up
                             invitation_id=inv.id,
                             idempotency_key=f"invitation:{inv.id}:schedule:"
                                             f"r{event.schedule_revision}")
-        inv.schedule_revision = event.schedule_revision
+        inv.schedule_revision, inv.told_schedule = event.schedule_revision, schedule_snapshot(event)
         if outbox_id is not None:
             result.outbox_ids.append(outbox_id)
             result.updated += 1
@@ -742,16 +770,25 @@ def send_schedule_update(event: Event, *, organizer_id: int | None = None) -> Up
     return result
 
 
+def _when_and_where(event: Event, language: str) -> str:
+    """The event's days, hours and place in one line, as an update states them."""
+    place = ", ".join(x for x in (event.venue, event.city, event.country) if x)
+    when = format_event_when(event, language)
+    return f"{when} · {place}" if place else when
+
+
 def _update_message(inv: Invitation, event: Event, address: str, token: str) -> BuiltMessage:
     """The "date, time or place changed" email of ``inv``, in the invitee's language."""
     reg = inv.registration
     language = reg.language if reg.language in LANGUAGES else "en"
     data = event_data(event, language)
+    told = event_as_told(inv.told_schedule)
     context = {
         "name": reg.full_name,
         "event_name": data["name"],
-        "when": format_event_when(event, language),
-        "place": ", ".join(x for x in (event.venue, event.city, event.country) if x),
+        "now": _when_and_where(event, language),
+        # what their latest message said, when it is known
+        "before": _when_and_where(told, language) if told is not None else "",
         "answer": inv.rsvp,
         "guests": inv.guests,
         "rsvp_url": f"{current_app.config['BASE_URL']}/rsvp/{token}",

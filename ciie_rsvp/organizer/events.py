@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from ..extensions import db
-from ..models import AuditEntry, Event, Invitation, Organizer
+from ..models import SCHEDULE_FIELDS, AuditEntry, Event, Invitation, Organizer
 from ..validation import header_text_problem
 from ..zones import ends_at, known_zone, time_zones, to_local, to_utc, zone_label
 
@@ -38,8 +38,7 @@ SETTINGS = (
 
 # What a calendar entry of the event says about when and where it is: a change to any of them
 # makes a new schedule revision, which invitees can be sent (invitations/services.py).
-SCHEDULE = ("start_date", "end_date", "start_time", "end_time", "timezone", "venue", "city",
-            "country")
+SCHEDULE = SCHEDULE_FIELDS
 
 # Years an event's days and times may fall in (beyond them a typo, not a plan).
 YEARS = (2000, 2999)
