@@ -111,3 +111,26 @@ def test_mail_retry_failed_sends_failed_registration_mail_again_but_not_invitati
     with app.app_context():
         assert db.session.scalar(select(OutboxMessage.status).where(
             OutboxMessage.kind == "invitation")) == "failed"
+
+
+def test_a_refused_note_keeps_its_text_on_a_page_with_a_failed_message(
+        app, client, smtp_server, register, make_event, login_organizer):
+    """The page's 'Send again' button needs a form the note's error page did not get: 500,
+    and the typed note was lost (found by a console review)."""
+    app.config["MAIL_URL"] = smtp_server.url
+    app.config["MAIL_DELIVERY"] = "none"
+    slug = make_event()
+    assert register(slug).status_code == 303
+    _fail_all(app)
+    with app.app_context():
+        reg_id = db.session.scalar(select(Registration.id))
+    login_organizer("staff")
+    page = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    long_note = "Called the export manager. " * 200  # over the 5,000 characters allowed
+    resp = client.post(f"/organizer/registrations/{reg_id}/notes",
+                       data={"csrf_token": csrf_from(page), "body": long_note})
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "<title>Error: " in html and 'id="error-summary"' in html
+    assert "Called the export manager. Called" in html  # the text is still there
+    assert "Send again" in html

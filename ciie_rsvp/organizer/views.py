@@ -205,10 +205,11 @@ def registration(reg_id: int) -> str:
     return _detail_page(_registration_or_404(reg_id))
 
 
-def _detail_page(reg: Registration) -> str:
+def _detail_page(reg: Registration, note_form: NoteForm | None = None) -> str:
+    """The registration's page; ``note_form`` is a submitted note to show with its error."""
     return render_template("organizer/registration.html", detail=services.registration_detail(reg),
                            event=reg.event, decision_form=DecisionForm(formdata=None),
-                           note_form=NoteForm(formdata=None), post_form=PostForm())
+                           note_form=note_form or NoteForm(formdata=None), post_form=PostForm())
 
 
 @bp.post("/registrations/<int:reg_id>/status")
@@ -289,9 +290,7 @@ def add_note(reg_id: int) -> BaseResponse | tuple[str, int]:
     reg = _registration_or_404(reg_id)
     form = NoteForm()
     if not form.validate_on_submit():
-        return render_template("organizer/registration.html",
-                               detail=services.registration_detail(reg), event=reg.event,
-                               decision_form=DecisionForm(), note_form=form), 422
+        return _detail_page(reg, note_form=form), 422
     services.add_note(reg, current_organizer(), form.body.data)
     db.session.commit()
     flash("Note added.", "success")
