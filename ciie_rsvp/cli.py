@@ -354,7 +354,8 @@ def print_preflight(report: Any) -> None:
 @click.option("--event", "slug", required=True, help="Event slug.")
 @click.option("--template", "template_name", default="welcome", show_default=True)
 @click.option("--status", default="approved", show_default=True,
-              help="Registrations with this status ('' for any).")
+              help="Registrations with this status ('' for any; declined and withdrawn "
+                   "registrations are never invited).")
 @click.option("--dry-run", is_flag=True, help="Preflight only: render for everyone, send nothing.")
 @click.option("--chunk", default=500, show_default=True,
               help="Recipients per transaction (a big send never holds the database long).")
@@ -379,7 +380,7 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
             sys.exit(1)
         return
     ids = services.recipient_ids(event, status=status or None)
-    combined = services.Preflight(event.slug, template_name, status or "any")
+    combined = services.Preflight(event.slug, template_name, status or services.ANY_STATUS)
     invited = skipped = 0
     for start in range(0, max(len(ids), 1), max(chunk, 1)):
         try:

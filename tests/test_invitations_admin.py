@@ -330,3 +330,31 @@ def test_an_invitee_who_withdrew_is_shown_as_withdrawn_everywhere(app, client, s
 
     rsvp = page(client, f"/rsvp/{rsvp_token}")
     assert 'id="withdrawn"' in rsvp and 'value="accepted"' not in rsvp
+
+
+def test_declined_and_withdrawn_registrations_are_never_invited(app, client, smtp_server,
+                                                                 console, make_invitee):
+    """'Any status' (or a hand-made status=declined) used to invite them too (console
+    review)."""
+    slug, regs = console
+    make_invitee(slug, status="declined", email="declined@example.com")
+    make_invitee(slug, status="withdrawn", email="withdrawn@example.com")
+    board = page(client, f"/organizer/events/{slug}/invitations")
+    for status in ("declined", "withdrawn"):
+        refused = client.post(f"/organizer/events/{slug}/invitations/send",
+                              data={"csrf_token": csrf_from(board), "template": "welcome",
+                                    "status": status})
+        assert refused.status_code == 400
+    preflight = page(client, f"/organizer/events/{slug}/invitations/preflight?template=welcome"
+                             "&status=")
+    assert "Selected (any but declined or withdrawn)" in preflight
+    sent = client.post(f"/organizer/events/{slug}/invitations/send",
+                       data={"csrf_token": csrf_from(board), "template": "welcome",
+                             "status": ""})
+    assert sent.status_code == 303
+    to = {msg["To"].addresses[0].addr_spec for msg in smtp_server.parsed()}
+    assert to == {"maria@example.com", "wei@example.com", "ana@example.com",
+                  "pending@example.com"}
+    result = app.test_cli_runner().invoke(
+        args=["invitations", "send", "--event", slug, "--status", ""])
+    assert result.exit_code == 0 and "queued 0 invitation(s)" in result.output

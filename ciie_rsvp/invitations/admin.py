@@ -34,7 +34,8 @@ from .forms import ActionForm, RoundForm, SelectionForm, TemplateForm
 from .rendering import PLACEHOLDERS, RenderError, TemplateParts, render, sample_data
 
 # Why a reminder passed an invitee by (services.remind), as the flash says it.
-SKIPPED = {"withdrawn": "withdrawn", "opted_out": "unsubscribed",
+SKIPPED = {"withdrawn": "withdrawn", "declined": "declined by the organizers",
+           "opted_out": "unsubscribed",
            "already_reminded": "already reminded in this round",
            **{problem: label.lower() for problem, label in services.PROBLEMS.items()
               if problem not in ("opted_out", "already_invited")}}

@@ -9,6 +9,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optiona
 
 from ..choices import STATUSES
 from ..core.ids import MAX_ID
+from .services import ANY_STATUS, NEVER_INVITED
 
 
 class RsvpForm(FlaskForm):
@@ -37,7 +38,10 @@ class SelectionForm(FlaskForm):
                            validators=[DataRequired(), Length(max=40)])
     status = SelectField("Registrations with status", default="approved",
                          choices=[SelectChoice(v, label) for v, label in
-                                  [*STATUSES, ("", "Any status")]], validate_choice=True)
+                                  [*((v, label) for v, label in STATUSES
+                                     if v not in NEVER_INVITED),
+                                   ("", ANY_STATUS.capitalize())]],
+                         validate_choice=True)
 
 
 class RoundForm(FlaskForm):

@@ -349,10 +349,18 @@ class Preflight:
         return rows[:limit]
 
 
+# Registrations no invitation goes to, whatever the selection: the registrant withdrew, or the
+# organizers declined them.
+NEVER_INVITED = (RegistrationStatus.WITHDRAWN.value, RegistrationStatus.DECLINED.value)
+ANY_STATUS = "any but declined or withdrawn"  # what a selection without a status means
+
+
 def _selection(event: Event, status: str | None) -> Any:
-    """Registrations of ``event`` a send selects: with ``status`` (any when None), never those
-    whose personal data was erased."""
-    where = [Registration.event_id == event.id, Registration.erased_at.is_(None)]
+    """Registrations of ``event`` a send selects: with ``status`` (any when None), never
+    withdrawn or declined ones (:data:`NEVER_INVITED`) nor those whose personal data was
+    erased."""
+    where = [Registration.event_id == event.id, Registration.erased_at.is_(None),
+             Registration.status.not_in(NEVER_INVITED)]
     if status:
         where.append(Registration.status == status)
     return where
@@ -412,7 +420,7 @@ def preflight(event: Event, template_name: str, *, status: str | None = "approve
     ``with_tokens`` (used by sending) renders each recipient with their real RSVP links, from a
     fresh token kept on the check, so that what preflight approved is exactly what is sent.
     """
-    report = Preflight(event.slug, template_name, status or "any")
+    report = Preflight(event.slug, template_name, status or ANY_STATUS)
     templates = templates_of(event, template_name)
     if "en" not in templates:
         report.template_missing = True
@@ -622,8 +630,8 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
         if reg.email_normalized in opted_out:
             result.skipped.append((inv.id, "opted_out"))
             continue
-        if reg.status == RegistrationStatus.WITHDRAWN:
-            result.skipped.append((inv.id, "withdrawn"))
+        if reg.status in NEVER_INVITED:  # withdrew, or declined by the organizers since
+            result.skipped.append((inv.id, reg.status))
             continue
         if inv.rounds >= round_:
             result.skipped.append((inv.id, "already_reminded"))
@@ -707,11 +715,12 @@ def calendar_sequence(rounds: int, schedule_revision: int) -> int:
 
 def _update_recipients(event: Event) -> Any:
     """Invitations of ``event`` whose latest message gave an earlier schedule and who may be
-    written to: registration neither withdrawn nor erased, address not unsubscribed."""
+    written to: registration neither withdrawn, declined nor erased, address not
+    unsubscribed."""
     return (select(Invitation).join(Registration, Registration.id == Invitation.registration_id)
             .where(Invitation.event_id == event.id,
                    Invitation.schedule_revision < event.schedule_revision,
-                   Registration.status != RegistrationStatus.WITHDRAWN.value,
+                   Registration.status.not_in(NEVER_INVITED),
                    Registration.erased_at.is_(None),
                    ~select(MailOptOut.email_normalized).where(
                        MailOptOut.email_normalized == Registration.email_normalized).exists()))
