@@ -19,6 +19,7 @@ from .models import (
     AuditEntry,
     Event,
     Invitation,
+    OrganizerNote,
     OutboxMessage,
     Registration,
     RegistrationStatus,
@@ -37,6 +38,9 @@ def personal_data(reg: Registration) -> dict[str, Any]:
         .where(OutboxMessage.registration_id == reg.id).order_by(OutboxMessage.id)).all()
     history = db.session.scalars(
         select(AuditEntry).where(AuditEntry.registration_id == reg.id).order_by(AuditEntry.id))
+    notes = db.session.execute(
+        select(OrganizerNote.created_at, OrganizerNote.body)
+        .where(OrganizerNote.registration_id == reg.id).order_by(OrganizerNote.id)).all()
     return {
         "event": {"slug": reg.event.slug, "name": reg.event.name_en,
                   "start_date": reg.event.start_date.isoformat()},
@@ -56,6 +60,8 @@ def personal_data(reg: Registration) -> dict[str, Any]:
             for subject, created, status in mail],
         "history": [{"at": e.at.isoformat(), "action": e.action, "by": e.actor,
                      "from_status": e.from_status, "to_status": e.to_status} for e in history],
+        # what the organizers wrote about you is personal information about you too
+        "organizer_notes": [{"at": at.isoformat(), "note": body} for at, body in notes],
     }
 
 
@@ -89,6 +95,7 @@ def erase(reg: Registration, *, actor: str = "registrant", organizer_id: int | N
                               detail=f"personal data erased ({reason})"))
     reg.status = RegistrationStatus.WITHDRAWN.value
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.registration_id == reg.id))
+    db.session.execute(delete(OrganizerNote).where(OrganizerNote.registration_id == reg.id))
     return True
 
 

@@ -158,3 +158,37 @@ def test_an_erased_invitee_cannot_be_brought_back_through_the_rsvp_link(
     with app.app_context():
         reg = db.session.get(Registration, reg_id)
         assert reg.erased_at is not None and reg.company == "" and reg.status == "withdrawn"
+
+
+def test_organizer_notes_are_part_of_the_data_download_and_go_with_the_erasure(
+        app, client, register, make_event, mailbox, login_organizer):
+    """Notes about a registrant ('cell 951-555-0199') were missing from their download and
+    stayed after erasure, where new ones could still be added (console review)."""
+    from ciie_rsvp.models import OrganizerNote
+
+    slug = make_event()
+    register(slug)
+    token = _token(mailbox)
+    with app.app_context():
+        reg_id = db.session.scalar(select(Registration.id))
+    login_organizer("admin")
+    page = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    assert client.post(f"/organizer/registrations/{reg_id}/notes",
+                       data={"csrf_token": csrf_from(page),
+                             "body": "Peter Wong, cell 951-555-0199"}).status_code == 303
+    manage = client.get(f"/r/{token}").get_data(as_text=True)
+    data = json.loads(client.post(f"/r/{token}/data",
+                                  data={"csrf_token": csrf_from(manage)}).get_data(True))
+    assert [n["note"] for n in data["organizer_notes"]] == ["Peter Wong, cell 951-555-0199"]
+
+    assert client.post(f"/organizer/registrations/{reg_id}/erase",
+                       data={"csrf_token": csrf_from(page), "confirm": "y"}).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OrganizerNote)) == 0
+    page = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    assert "951-555-0199" not in page
+    resp = client.post(f"/organizer/registrations/{reg_id}/notes",
+                       data={"csrf_token": csrf_from(page), "body": "He called again"})
+    assert resp.status_code == 409 and "no notes about the person" in resp.get_data(True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OrganizerNote)) == 0

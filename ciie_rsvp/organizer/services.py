@@ -434,6 +434,9 @@ def add_note(reg: Registration, organizer: Organizer, body: str) -> OrganizerNot
     body = body.strip()
     if not body:
         raise ServiceError("The note is empty.")
+    if reg.erased_at is not None:
+        raise ServiceError("This registration's personal data was erased: no notes about "
+                           "the person can be added.")
     note = OrganizerNote(registration_id=reg.id, organizer_id=organizer.id, body=body)
     db.session.add(note)
     return note

@@ -291,7 +291,12 @@ def add_note(reg_id: int) -> BaseResponse | tuple[str, int]:
     form = NoteForm()
     if not form.validate_on_submit():
         return _detail_page(reg, note_form=form), 422
-    services.add_note(reg, current_organizer(), form.body.data)
+    try:
+        services.add_note(reg, current_organizer(), form.body.data)
+    except services.ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return _detail_page(reg, note_form=form), 409
     db.session.commit()
     flash("Note added.", "success")
     return redirect(url_for(".registration", reg_id=reg_id) + "#notes", code=303)
