@@ -16,7 +16,7 @@ from ciie_rsvp.extensions import db
 from ciie_rsvp.invitations.exports import ATTENDEE_COLUMNS
 from ciie_rsvp.models import ExportRecord
 from ciie_rsvp.organizer import exports
-from ciie_rsvp.organizer.exports import defuse
+from ciie_rsvp.organizer.exports import defuse, undefuse
 from tests.conftest import csrf_from
 
 EVIL = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
@@ -33,6 +33,12 @@ CREATED = dt.datetime(2030, 5, 4, 3, 2, 1, tzinfo=dt.UTC)
 ])
 def test_defuse(value, expected):
     assert defuse(value) == expected
+    assert undefuse(defuse(value)) == value  # what the CSV import reads back
+
+
+@pytest.mark.parametrize("value", ["'Tis the Season Co", "'", "''=1", "O'Brien Trading"])
+def test_undefuse_keeps_an_apostrophe_it_did_not_add(value):
+    assert undefuse(value) == value
 
 
 @pytest.fixture

@@ -123,6 +123,13 @@ def test_export_file_reads_back_as_import(app, client, login_organizer, make_eve
     html = resp.get_data(as_text=True)
     assert "1 new, 0 duplicates (skipped), 0 with errors." in html, html
     assert "Registration ID" in html  # listed among the ignored columns
+    token = re.search(r'name="token" type="hidden" value="([^"]+)"', html).group(1)
+    assert client.post(f"/organizer/events/{target}/import/confirm",
+                       data={"csrf_token": csrf_from(html), "token": token}).status_code == 303
+    with app.app_context():
+        # the export's "'=Formula Co" (defused for spreadsheets) comes back as it was stored
+        assert db.session.scalar(select(Registration.company).where(
+            Registration.source == "import")) == "=Formula Co"
 
 
 def test_bad_files_get_clear_messages(app, client, login_organizer, make_event):

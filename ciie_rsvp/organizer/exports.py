@@ -72,6 +72,14 @@ def defuse(value: str) -> str:
     return value
 
 
+def undefuse(value: str) -> str:
+    """The value :func:`defuse` was given, for a cell it defused; any other value as it is
+    (a name that really begins with an apostrophe keeps it)."""
+    if value.startswith("'") and defuse(value[1:]) == value:
+        return value[1:]
+    return value
+
+
 # --- the table ------------------------------------------------------------------------------
 
 TEXT, INT, DATETIME = "text", "int", "datetime"

@@ -34,6 +34,7 @@ from ..models import Event, ImportBatch, Organizer, Registration, utcnow
 from ..registration.forms import RegistrantFields
 from ..validation import normalize_email
 from . import services
+from .exports import undefuse
 
 MAX_ROWS = 5000
 FIELDS = ("company", "website", "sector", "company_size", "county", "first_name", "last_name",
@@ -130,7 +131,8 @@ def decode(content: bytes) -> str:
 
 
 def _map_value(name: str, value: str) -> Any:
-    value = value.strip()
+    # A CSV export reads straight back in: its "'=..." cells lose the apostrophe it added.
+    value = undefuse(value).strip()
     if name == "sector":
         return SECTOR_CODES.get(_norm(value), value)
     if name == "company_size":
