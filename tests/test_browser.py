@@ -105,7 +105,7 @@ def test_register_in_chinese(server, page, make_event):
     fill_registration(page, first="晓明", last="王", email="wang@example.cn")
     page.locator("input[name=language][value=zh-Hans]").check()
     page.get_by_role("button", name="提交报名").click()
-    assert page.get_by_role("heading", name="谢谢").is_visible()
+    assert page.get_by_role("heading", name="感谢您的报名").is_visible()
     shot(page, "07-thank-you-zh")
     msg = read_mail(mail)[-1]
     assert msg["Subject"].startswith("报名已收到")

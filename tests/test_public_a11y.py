@@ -38,8 +38,8 @@ def test_a_form_with_errors_says_so_in_its_title_and_focuses_the_summary(app, cl
                      r'id="error-summary" autofocus>', html)
     # a group's summary link goes to its first box, which can take the focus
     assert '<a href="#interests-0">I am interested in: Choose at least one interest.</a>' in html
-    # a sentence-long label does not end in ".:" in the summary
-    assert "to handle my registration: Please agree" in html
+    # a tick box's label is a sentence: its message stands alone in the summary
+    assert '<a href="#consent">Please agree to the privacy notice to register.</a>' in html
     # every box of the group is flagged, none is "required" on its own
     boxes = re.findall(r'<input[^>]*name="interests"[^>]*>', html)
     assert len(boxes) == 4
@@ -68,6 +68,14 @@ def test_required_fields_are_explained_and_chinese_asks_the_family_name_first(cl
     assert en.index('id="first_name"') < en.index('id="last_name"')
     zh = client.get(f"/events/{slug}/register",
                     headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    # a Chinese error summary joins label and message with a full-width colon, one message
+    # a field
+    page = client.post(f"/events/{slug}/register", headers={"Accept-Language": "zh-CN"},
+                       data={k: v for k, v in form_fields(zh).items()
+                             if k in ("csrf_token", "started")} | {"delegates": "abc"})
+    summary = page.get_data(as_text=True)
+    assert "公司名称（法定名称）：请输入贵公司的法定名称。" in summary
+    assert re.search(r'<a href="#delegates">参团人数：[^<。]*。</a>', summary)
     assert "标有 * 的为必填项。" in zh
     assert zh.index('id="last_name"') < zh.index('id="first_name"')
     # the preferred language starts as the language the form is read in

@@ -182,7 +182,7 @@ def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(
     assert update["To"].addresses[0].addr_spec == "wang@example.cn"
     assert update["Subject"] == "活动变更：相约上海，共享未来"
     body = text_body(update)
-    assert "王晓明，您好：" in body and "的日期、时间或地点已变更。" in body
+    assert "王晓明，您好：" in body and "“相约上海，共享未来”的日期、时间或地点已变更。" in body
     assert "原为：2030年10月13日，10:00 (America/Los Angeles) · Downtown Los Angeles" in body
     assert "现为：2030年10月13日，10:00 (America/Los Angeles) · Millennium Biltmore Hotel" in body
     assert "您目前的答复：尚未答复" in body
@@ -191,6 +191,10 @@ def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(
     assert update["Content-Language"] == "zh-Hans"
     assert vevent_of(update)["SEQUENCE"] == 1
     assert "Millennium Biltmore Hotel" in str(vevent_of(update)["LOCATION"])
+    # the calendar part says its charset: mail clients read a text part without one as ASCII
+    [ics] = [p for p in update.iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert ics.get_content_charset() == "utf-8"
+    assert str(vevent_of(update)["SUMMARY"]) == "相约上海，共享未来"
     again = runner.invoke(args=["invitations", "update", "--event", slug])
     assert "queued 0 update(s)" in again.output
 

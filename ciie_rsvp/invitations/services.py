@@ -499,8 +499,10 @@ def _invitation_mail(event: Event, to: str, token: str, language: str, content: 
             headers={"List-Unsubscribe": f"<{unsubscribe}>",
                      "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                      "Content-Language": language},
+            # charset: the calendar holds Chinese names and titles, and a text part without
+            # one is US-ASCII to mail clients
             attachments=[Attachment(ics, "text", "calendar", "invitation.ics",
-                                    {"method": "REQUEST"})],
+                                    {"method": "REQUEST", "charset": "utf-8"})],
         )
     except HeaderInjectionError as exc:  # stored before the settings checked for it
         raise InvitationError(f"The invitation mail cannot be written ({exc}): correct the "
