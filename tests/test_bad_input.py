@@ -161,7 +161,8 @@ def test_an_erasure_answered_no_erases_nothing(app, client, login_organizer, mak
 
 
 def test_an_admin_deactivating_themselves_is_refused_with_a_4xx(app, client,
-                                                                 login_organizer):
+                                                                 login_organizer,
+                                                                 make_organizer):
     from ciie_rsvp.models import Organizer
 
     email = login_organizer("admin")
@@ -173,6 +174,16 @@ def test_an_admin_deactivating_themselves_is_refused_with_a_4xx(app, client,
     assert resp.status_code == 409
     assert "You cannot deactivate your own account." in resp.get_data(as_text=True)
     assert client.get("/organizer/").status_code == 200  # still signed in, still active
+    # anything but 0 or 1 is refused; it used to mean "deactivate" (console review)
+    other = make_organizer("staff")
+    with app.app_context():
+        other_id = db.session.scalar(select(Organizer.id).where(Organizer.email == other))
+    for value in ("banana", None):
+        data = {"csrf_token": csrf_from(page)} | ({"active": value} if value else {})
+        resp = client.post(f"/organizer/admin/organizers/{other_id}/active", data=data)
+        assert resp.status_code == 400, value
+    with app.app_context():
+        assert db.session.get(Organizer, other_id).is_active
 
 
 def test_a_form_body_that_is_not_utf8_is_refused_not_stored_changed(app, client, make_event):

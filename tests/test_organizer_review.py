@@ -135,6 +135,7 @@ def test_list_search_filter_sort_paginate(client, login_organizer, make_event, m
     assert ids(q="ann zhou") == [a]  # contact name, every word must match
     assert ids(q="WANG@EXAMPLE") == [b]  # email
     assert ids(q="进出口") == [b]
+    assert ids(q="王晓明") == [b]  # a Chinese name as the list writes it (console review)
     assert ids(q="100%") == [c] and ids(q="%") == [c] and ids(q="_") == [c]  # LIKE escaped
     assert ids(status="approved") == [c]
     assert ids(sector="intelligent_industry_it") == [a]
@@ -489,3 +490,18 @@ def test_bad_bulk_input_and_empty_dashboard_are_not_500s(app, client, login_orga
     assert _status(app, reg_id) == "submitted"
     assert client.get("/organizer/events/no-such-event").status_code == 404
     assert client.get("/organizer/events/no-such-event/registrations").status_code == 404
+
+
+def test_more_delegates_on_an_approved_registration_warn_like_an_approval(
+        app, client, login_organizer, make_event, make_registration):
+    """Correcting 4 delegates to 20 passed the capacity silently (console review)."""
+    slug = make_event(capacity=10)
+    reg = make_registration(slug, delegates=4, status="approved")
+    login_organizer()
+    url = f"/organizer/registrations/{reg}/edit"
+    resp = client.post(url, data=_form_data(client.get(url).get_data(as_text=True),
+                                            delegates="20"))
+    assert resp.status_code == 303
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert re.search(r"Saved: [^<]*delegates", page)
+    assert "flash-warning" in page and "10 more than this event&#39;s capacity of 10" in page

@@ -121,7 +121,12 @@ def test_organizer_processes_a_written_request(app, client, register, make_event
     resp = client.post(f"/organizer/registrations/{reg_id}/erase",
                        data={"csrf_token": csrf_from(page), "confirm": "y"})
     assert resp.status_code == 303
-    assert "Personal data erased on" in client.get(resp.headers["Location"]).get_data(True)
+    erased_page = client.get(resp.headers["Location"]).get_data(True)
+    assert "Personal data erased on" in erased_page
+    # a heading and a list link that are not empty (console review: axe empty-heading)
+    assert f"<h1>(personal data erased) #{reg_id}</h1>" in erased_page
+    listing = client.get(f"/organizer/events/{slug}/registrations").get_data(True)
+    assert f">(personal data erased) #{reg_id}</a>" in listing
     with app.app_context():
         reg = db.session.get(Registration, reg_id)
         assert reg.erased_at is not None and reg.last_name == ""

@@ -121,6 +121,9 @@ def filter_conditions(event_id: int, filters: ListFilters) -> list[ColumnElement
             func.lower(Registration.company).like(pattern, escape="\\"),
             func.lower(Registration.first_name).like(pattern, escape="\\"),
             func.lower(Registration.last_name).like(pattern, escape="\\"),
+            # a Chinese name as the list writes it: family name first, no space (王伟)
+            func.lower(Registration.last_name + Registration.first_name).like(
+                pattern, escape="\\"),
             Registration.email_normalized.like(pattern, escape="\\"),
         ))
     if filters.status:

@@ -321,6 +321,9 @@ def edit_registration(reg_id: int) -> str | BaseResponse | tuple[str, int]:
             db.session.commit()
             flash(f"Saved: {', '.join(changed)}." if changed else "Nothing was changed.",
                   "success")
+            if "delegates" in changed and reg.status == "approved":
+                # more delegates on an approved registration fill places like an approval
+                _warn_over_capacity(reg.event, reg.status)
             return redirect(url_for(".registration", reg_id=reg_id), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template("organizer/registration_form.html", form=form, event=reg.event,
@@ -452,6 +455,8 @@ def set_organizer_active(organizer_id: int) -> BaseResponse | tuple[str, int]:
     target = accounts.get_organizer(organizer_id)
     if target is None:
         abort(404, description="There is no such organizer.")
+    if request.form.get("active") not in ("0", "1"):
+        abort(400, description="Say active=1 (reactivate) or active=0 (deactivate).")
     active = request.form.get("active") == "1"
     try:
         accounts.set_active(target, active, by=current_organizer())
