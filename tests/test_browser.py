@@ -356,3 +356,24 @@ def test_admin_creates_an_event_then_saves_it_unchanged(server, page, app, make_
     shot(page, "17-event-settings")
     page.goto(base + "/")
     assert page.get_by_text("Meet in Shanghai, Share the Future 2027").is_visible()
+
+
+def test_console_pages_fit_a_320px_screen_and_mark_the_sorted_column(
+        server, chromium, make_organizer, make_event, make_registration):
+    """A console review measured the registration page at 605 px and the dashboard at 336 px
+    on a 320 px screen, and found aria-sort on the link instead of the column header."""
+    base, _ = server
+    slug = make_event()
+    reg = make_registration(slug, company="Pacific Trading LLC")
+    context = chromium.new_context(viewport={"width": 320, "height": 640})
+    narrow = context.new_page()
+    browser_sign_in(narrow, base, make_organizer("admin"))
+    for path in (f"/organizer/events/{slug}", f"/organizer/registrations/{reg}"):
+        narrow.goto(base + path)
+        assert narrow.evaluate("document.documentElement.scrollWidth") <= 320, path
+    shot(narrow, "15-registration-320px")
+    narrow.goto(f"{base}/organizer/events/{slug}/registrations")
+    sorted_header = narrow.locator("th[aria-sort]")
+    assert sorted_header.count() == 1 and sorted_header.get_attribute("aria-sort") == "descending"
+    assert narrow.locator("a[aria-sort]").count() == 0
+    context.close()
