@@ -435,9 +435,10 @@ def invitations_resend(slug: str) -> None:
     """Queue failed invitation messages again (same Message-ID)."""
     from .invitations import services
 
-    ids = services.resend_failed(_event_or_fail(slug))
+    ids, unsubscribed = services.resend_failed(_event_or_fail(slug))
     db.session.commit()
-    click.echo(f"queued {len(ids)} failed message(s) again")
+    click.echo(f"queued {len(ids)} failed message(s) again"
+               + (f"; {unsubscribed} left out (unsubscribed)" if unsubscribed else ""))
     deliver_after_commit(list(ids))
 
 

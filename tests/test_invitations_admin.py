@@ -259,6 +259,11 @@ def test_a_reminder_round_past_the_next_one_is_refused(app, client, smtp_server,
     assert resp.status_code == 409
     assert "the next reminder round is 2" in resp.get_data(as_text=True)
     assert stored() == before and len(smtp_server.messages) == sent
+    # a round that is not a number says so, not "the form expired" (console review)
+    resp = client.post(f"{base}/remind", data={"csrf_token": csrf_from(board), "round": "x"})
+    assert resp.status_code == 400
+    assert "whole number from 2 to 1000" in resp.get_data(as_text=True)
+    assert stored() == before and len(smtp_server.messages) == sent
     # the round the page offers still goes out
     resp = client.post(f"{base}/remind", data={"csrf_token": csrf_from(board), "round": "2"})
     assert resp.status_code == 303

@@ -134,3 +134,28 @@ def test_a_refused_note_keeps_its_text_on_a_page_with_a_failed_message(
     assert "<title>Error: " in html and 'id="error-summary"' in html
     assert "Called the export manager. Called" in html  # the text is still there
     assert "Send again" in html
+
+
+def test_failed_invitation_mail_to_an_unsubscribed_address_is_not_offered_again(
+        app, client, smtp_server, make_event, make_invitee, login_organizer):
+    """The page offered 'Send again' (then answered 409), and 'Resend failed' did not say it
+    had left such messages out (console review)."""
+    from tests.test_invitations import RSVP_LINK, seed_welcome, send
+
+    app.config["MAIL_URL"] = smtp_server.url
+    slug = make_event()
+    seed_welcome(app, slug)
+    reg_id = make_invitee(slug)
+    assert send(app, slug).exit_code == 0
+    token = RSVP_LINK.search(text_body(smtp_server.parsed()[-1])).group(1)
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
+    _fail_all(app)
+    login_organizer("staff")
+    page = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+    mail = page[page.index('id="mail"'):page.index('id="notes"')]
+    assert "unsubscribed: not sent again" in mail and "Send again" not in mail
+    board = client.get(f"/organizer/events/{slug}/invitations").get_data(as_text=True)
+    resp = client.post(f"/organizer/events/{slug}/invitations/resend",
+                       data={"csrf_token": csrf_from(board)})
+    flashed = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "0 failed message(s) queued again. 1 left out: the address unsubscribed." in flashed

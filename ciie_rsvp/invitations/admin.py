@@ -22,7 +22,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from ..core.errors import form_expired
+from ..core.errors import form_expired, form_refused
 from ..core.ids import valid_id
 from ..extensions import db
 from ..models import Event
@@ -250,8 +250,8 @@ def send(slug: str) -> Response:
 def remind(slug: str) -> Response:
     event = _event(slug)
     form = RoundForm()
-    if not form.validate_on_submit():
-        form_expired()
+    if not form.validate_on_submit():  # the expiry wording only for a stale token
+        form_refused(form, "The reminder round must be a whole number from 2 to 1000.")
     try:
         result = services.remind(event, round_=form.round.data,
                                  invitation_ids=_ids("invitation_id"),
@@ -276,10 +276,12 @@ def resend(slug: str) -> Response:
     event = _event(slug)
     if not ActionForm().validate_on_submit():
         form_expired()
-    ids = services.resend_failed(event, _ids("invitation_id"))
+    ids, unsubscribed = services.resend_failed(event, _ids("invitation_id"))
     db.session.commit()
     dispatch(list(ids))
-    flash(f"{len(ids)} failed message(s) queued again.", "success")
+    flash(f"{len(ids)} failed message(s) queued again."
+          + (f" {unsubscribed} left out: the address unsubscribed." if unsubscribed else ""),
+          "success")
     return redirect(url_for(".dashboard", slug=slug), code=303)
 
 

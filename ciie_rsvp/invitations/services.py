@@ -661,8 +661,10 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
     return result
 
 
-def resend_failed(event: Event, invitation_ids: Iterable[int] | None = None) -> list[int]:
-    """Queue failed invitation messages again (same Message-ID); return their outbox ids."""
+def resend_failed(event: Event, invitation_ids: Iterable[int] | None = None
+                  ) -> tuple[list[int], int]:
+    """Queue failed invitation messages again (same Message-ID): (their outbox ids, how many
+    were left failed because the address unsubscribed)."""
     query = (select(OutboxMessage.id).join(Invitation, Invitation.id == OutboxMessage.invitation_id)
              .where(Invitation.event_id == event.id,
                     OutboxMessage.status == OutboxStatus.FAILED.value))
@@ -674,7 +676,7 @@ def resend_failed(event: Event, invitation_ids: Iterable[int] | None = None) -> 
                                       MailOptOut.email_normalized == func.lower(
                                           OutboxMessage.recipient))
         .where(OutboxMessage.id.in_(ids)))) if ids else set()
-    return requeue([i for i in ids if i not in opted])
+    return requeue([i for i in ids if i not in opted]), len(opted)
 
 
 # --- schedule changes -------------------------------------------------------------------------

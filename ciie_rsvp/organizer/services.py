@@ -468,6 +468,7 @@ class MailLine:
     created_at: dt.datetime
     sent_at: dt.datetime | None
     last_error: str
+    invitation: bool  # invitation mail (not sent again to an address that unsubscribed)
 
 
 @dataclass
@@ -477,6 +478,7 @@ class Detail:
     notes: list[NoteLine]
     duplicates: list[duplicates.Warning]
     mail: list[MailLine] = field(default_factory=list)
+    unsubscribed: bool = False  # the address opted out of invitation mail
 
 
 def registration_detail(reg: Registration) -> Detail:
@@ -490,9 +492,15 @@ def registration_detail(reg: Registration) -> Detail:
         .where(OrganizerNote.registration_id == reg.id).order_by(OrganizerNote.id))]
     mail = [MailLine(*row) for row in db.session.execute(
         select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.subject, OutboxMessage.status,
-               OutboxMessage.created_at, OutboxMessage.sent_at, OutboxMessage.last_error)
+               OutboxMessage.created_at, OutboxMessage.sent_at, OutboxMessage.last_error,
+               OutboxMessage.invitation_id.is_not(None))
         .where(OutboxMessage.registration_id == reg.id).order_by(OutboxMessage.id))]
-    return Detail(reg, audit, notes, duplicates.find_for(reg), mail)
+    return Detail(reg, audit, notes, duplicates.find_for(reg), mail, _unsubscribed(reg))
+
+
+def _unsubscribed(reg: Registration) -> bool:
+    return db.session.scalar(select(MailOptOut.id).where(
+        MailOptOut.email_normalized == reg.email_normalized)) is not None
 
 
 def resend_mail(reg: Registration, outbox_id: int, organizer: Organizer) -> list[int]:
@@ -504,8 +512,7 @@ def resend_mail(reg: Registration, outbox_id: int, organizer: Organizer) -> list
     if row.status != OutboxStatus.FAILED:
         raise ServiceError(f"Only a message that failed can be sent again; this one is "
                            f"{row.status}.")
-    if row.invitation_id is not None and db.session.scalar(select(MailOptOut.id).where(
-            MailOptOut.email_normalized == reg.email_normalized)) is not None:
+    if row.invitation_id is not None and _unsubscribed(reg):
         raise ServiceError("The registrant unsubscribed from invitation mail.")
     db.session.add(AuditEntry(registration_id=reg.id, organizer_id=organizer.id,
                               actor="organizer", action="mail_resent",
