@@ -264,7 +264,17 @@ def test_organizer_approves_exports_and_invites_then_registrant_accepts(
     assert page.get_by_text("Registration approved").is_visible()
     page.goto(f"{base}/organizer/events/{slug}/registrations?status=submitted")
     page.locator("select[name=decision]").select_option("approved")
+    # a decision for every match asks first: dismissed, nothing changes
+    page.once("dialog", lambda dialog: dialog.dismiss())
     page.get_by_role("button", name=re.compile(r"Apply to all 2 matching")).click()
+    assert page.locator("table.registrations tbody tr").count() == 2
+    # one box ticks the whole page
+    page.locator("#select-all").check()
+    assert page.locator("input[name=ids]:checked").count() == 2
+    page.locator("#select-all").uncheck()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=re.compile(r"Apply to all 2 matching")).click()
+    page.get_by_text(re.compile(r"2 registrations approved")).wait_for()
     page.goto(f"{base}/organizer/events/{slug}/registrations?status=approved")
     assert page.locator("table.registrations tbody tr").count() == 3
     shot(page, "13-organizer-approved")

@@ -505,3 +505,20 @@ def test_more_delegates_on_an_approved_registration_warn_like_an_approval(
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert re.search(r"Saved: [^<]*delegates", page)
     assert "flash-warning" in page and "10 more than this event&#39;s capacity of 10" in page
+
+
+def test_a_bulk_decision_returns_to_the_same_page_of_the_list(client, login_organizer,
+                                                               make_event, make_registration):
+    """It went back to page 1 at 50 a page (console review)."""
+    slug = make_event()
+    ids = [make_registration(slug, email=f"r{i}@example.com") for i in range(30)]
+    login_organizer()
+    url = f"/organizer/events/{slug}/registrations"
+    html = client.get(url, query_string={"per_page": "25", "page": "2"}).get_data(as_text=True)
+    assert 'name="page" value="2"' in html and 'name="per_page" value="25"' in html
+    resp = client.post(f"{url}/bulk", data={
+        "csrf_token": csrf_from(html), "decision": "waitlisted", "scope": "selected",
+        "ids": [ids[0]], "page": "2", "per_page": "25", "sort": "created",
+        "direction": "desc"})
+    assert resp.status_code == 303
+    assert "page=2" in resp.headers["Location"] and "per_page=25" in resp.headers["Location"]
