@@ -9,6 +9,8 @@ calls one service, commits once, then hands the queued mail to the outbox.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from flask import (
     Blueprint,
@@ -207,6 +209,26 @@ def create_default_template(slug: str) -> Response:
 # --- preflight and sending --------------------------------------------------------------------
 
 
+class _Queued(Protocol):
+    outbox_ids: list[int | None]
+
+
+Q = TypeVar("Q", bound=_Queued)
+
+
+def _commit_and_dispatch(action: Callable[[], Q]) -> Q:
+    """Run a sending service call: 409 with its reason when the rules refuse it (nothing is
+    kept), else commit and hand the mail it queued to the outbox."""
+    try:
+        result = action()
+    except services.InvitationError as exc:
+        db.session.rollback()
+        abort(409, description=str(exc))
+    db.session.commit()
+    dispatch(result.outbox_ids)
+    return result
+
+
 @admin_bp.get("/preflight")
 @organizer_required()
 def preflight(slug: str) -> tuple[str, int]:
@@ -229,15 +251,9 @@ def send(slug: str) -> Response:
     form = SelectionForm()
     if not form.validate_on_submit():
         abort(400, description="The form expired or the selection is not valid.")
-    try:
-        result = services.send_invitations(event, form.template.data,
-                                           status=form.status.data or None,
-                                           organizer_id=current_organizer().id)
-    except services.InvitationError as exc:
-        db.session.rollback()
-        abort(409, description=str(exc))
-    db.session.commit()
-    dispatch(result.outbox_ids)
+    result = _commit_and_dispatch(lambda: services.send_invitations(
+        event, form.template.data, status=form.status.data or None,
+        organizer_id=current_organizer().id))
     problems = result.preflight.counts()["selected"] - result.invited
     flash(f"{result.invited} invitation(s) queued."
           + (f" {problems} recipient(s) were left out: see the preflight." if problems else ""),
@@ -252,15 +268,9 @@ def remind(slug: str) -> Response:
     form = RoundForm()
     if not form.validate_on_submit():  # the expiry wording only for a stale token
         form_refused(form, "The reminder round must be a whole number from 2 to 1000.")
-    try:
-        result = services.remind(event, round_=form.round.data,
-                                 invitation_ids=_ids("invitation_id"),
-                                 organizer_id=current_organizer().id)
-    except services.InvitationError as exc:
-        db.session.rollback()
-        abort(409, description=str(exc))
-    db.session.commit()
-    dispatch(result.outbox_ids)
+    result = _commit_and_dispatch(lambda: services.remind(
+        event, round_=form.round.data, invitation_ids=_ids("invitation_id"),
+        organizer_id=current_organizer().id))
     left_out = Counter(reason for _id, reason in result.skipped)
     flash(f"{result.reminded} reminder(s) queued (round {form.round.data}); those who "
           "answered are never reminded."
@@ -292,13 +302,8 @@ def update(slug: str) -> Response:
     event = _event(slug)
     if not ActionForm().validate_on_submit():
         form_expired()
-    try:
-        result = services.send_schedule_update(event, organizer_id=current_organizer().id)
-    except services.InvitationError as exc:
-        db.session.rollback()
-        abort(409, description=str(exc))
-    db.session.commit()
-    dispatch(result.outbox_ids)
+    result = _commit_and_dispatch(lambda: services.send_schedule_update(
+        event, organizer_id=current_organizer().id))
     flash(f"{result.updated} update(s) queued with the new date, time and place."
           if result.updated else
           "Everyone invited already has the latest date, time and place: nothing was sent.",

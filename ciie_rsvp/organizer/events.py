@@ -36,10 +36,6 @@ SETTINGS = (
 )
 
 
-# What a calendar entry of the event says about when and where it is: a change to any of them
-# makes a new schedule revision, which invitees can be sent (invitations/services.py).
-SCHEDULE = SCHEDULE_FIELDS
-
 # Years an event's days and times may fall in (beyond them a typo, not a plan).
 YEARS = (2000, 2999)
 
@@ -148,7 +144,7 @@ def update_event(event: Event, values: dict[str, Any], *, by: Organizer | None =
     """Apply the settings ``values`` to ``event``; the names of those that changed (audited
     with their old and new values, as the settings page shows them and under ``labels``).
 
-    A change to the days, times, zone or place (:data:`SCHEDULE`) starts a new schedule
+    A change to the days, times, zone or place (``SCHEDULE_FIELDS``) starts a new schedule
     revision of the event (``invitations.services.schedule_update_count`` counts whom to
     tell)."""
     check(values)
@@ -214,10 +210,10 @@ def history(event: Event, limit: int = 50) -> list[tuple[dt.datetime, str, str, 
 
 
 def _schedule(event: Event) -> tuple[Any, ...]:
-    """The event's :data:`SCHEDULE` as its calendar entries state it (a zone this machine
+    """The event's ``SCHEDULE_FIELDS`` as its calendar entries state it (a zone this machine
     does not know is UTC there, so choosing UTC for it changes nothing)."""
     return tuple(event_zone(event) if name == "timezone" else getattr(event, name)
-                 for name in SCHEDULE)
+                 for name in SCHEDULE_FIELDS)
 
 
 def zone_change_warning(event: Event, changed: list[str]) -> str | None:
