@@ -496,3 +496,48 @@ def make_registration(app: Flask) -> Callable[..., int]:
             return reg.id
 
     return _make
+
+
+# --- invitations ----------------------------------------------------------------------------
+
+RSVP_LINK = re.compile(r"https://rsvp\.example\.org/rsvp/([A-Za-z0-9_-]{40,})\?answer=accept")
+
+
+def seed_welcome(app: Flask, slug: str) -> None:
+    """The conference's welcome invitation for the event ``slug`` (tests read its wording)."""
+    from ciie_rsvp.invitations import services
+    from ciie_rsvp.models import Event
+
+    with app.app_context():
+        services.seed_templates(db.session.scalar(db.select(Event).where(Event.slug == slug)),
+                                source="conference")
+        db.session.commit()
+
+
+def send(app: Flask, slug: str, *args: str) -> Any:
+    """``ciie-rsvp invitations send --event SLUG ARGS`` (its click result)."""
+    return app.test_cli_runner().invoke(args=["invitations", "send", "--event", slug, *args])
+
+
+@pytest.fixture
+def smtp_app(app: Flask, smtp_server: SMTPSink) -> Flask:
+    """The test app, mailing to the loopback SMTP server."""
+    app.config["MAIL_URL"] = smtp_server.url
+    return app
+
+
+@pytest.fixture
+def invited(smtp_app: Flask, smtp_server: SMTPSink, make_event: Callable[..., Any],
+            make_invitee: Callable[..., int]) -> Callable[..., tuple[str, str, int]]:
+    """Builder: an event with one invited registrant; returns (slug, RSVP token, registration
+    id)."""
+
+    def _invite(language: str = "en", **event_fields: Any) -> tuple[str, str, int]:
+        slug = make_event(**event_fields)
+        seed_welcome(smtp_app, slug)
+        reg_id = make_invitee(slug, language=language)
+        assert send(smtp_app, slug).exit_code == 0
+        token = RSVP_LINK.search(text_body(smtp_server.parsed()[-1])).group(1)
+        return slug, token, reg_id
+
+    return _invite

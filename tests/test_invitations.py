@@ -21,35 +21,16 @@ from ciie_rsvp.models import (
     OutboxMessage,
     Registration,
 )
-from tests.conftest import csrf_from, text_body
-
-RSVP_LINK = re.compile(r"https://rsvp\.example\.org/rsvp/([A-Za-z0-9_-]{40,})\?answer=accept")
+from tests.conftest import RSVP_LINK, csrf_from, seed_welcome, send, text_body
 
 
 def event_of(slug: str) -> Event:
     return db.session.scalar(select(Event).where(Event.slug == slug))
 
 
-def seed_welcome(app, slug: str) -> None:
-    """The conference's welcome invitation (these tests read its wording)."""
-    with app.app_context():
-        services.seed_templates(event_of(slug), source="conference")
-        db.session.commit()
-
-
-def send(app, slug: str, *args: str):
-    return app.test_cli_runner().invoke(args=["invitations", "send", "--event", slug, *args])
-
-
 def outbox_count(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(OutboxMessage))
-
-
-@pytest.fixture
-def smtp_app(app, smtp_server):
-    app.config["MAIL_URL"] = smtp_server.url
-    return app
 
 
 # --- templates and rendering ----------------------------------------------------------------
@@ -353,21 +334,6 @@ def test_no_header_injection_from_registrant_or_template(smtp_app, smtp_server, 
 
 
 # --- RSVP ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def invited(smtp_app, smtp_server, make_event, make_invitee):
-    """An event with one invited registrant; returns (slug, token, registration id)."""
-
-    def _invite(language: str = "en", **event_fields):
-        slug = make_event(**event_fields)
-        seed_welcome(smtp_app, slug)
-        reg_id = make_invitee(slug, language=language)
-        assert send(smtp_app, slug).exit_code == 0
-        token = RSVP_LINK.search(text_body(smtp_server.parsed()[-1])).group(1)
-        return slug, token, reg_id
-
-    return _invite
 
 
 def invitation(app) -> Invitation:

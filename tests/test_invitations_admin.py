@@ -11,9 +11,7 @@ from ciie_rsvp.extensions import db
 from ciie_rsvp.invitations import services
 from ciie_rsvp.models import Event, Invitation, InvitationTemplate, OutboxMessage
 from ciie_rsvp.outbox import _pause
-from tests.conftest import csrf_from, text_body
-
-RSVP_LINK = re.compile(r"https://rsvp\.example\.org/rsvp/([A-Za-z0-9_-]{40,})\?answer=accept")
+from tests.conftest import RSVP_LINK, csrf_from, text_body
 
 
 @pytest.fixture

@@ -137,17 +137,10 @@ def test_organizer_processes_a_written_request(app, client, register, make_event
 
 
 def test_an_erased_invitee_cannot_be_brought_back_through_the_rsvp_link(
-        app, smtp_server, client, make_event, make_invitee, login_organizer):
+        app, client, invited, login_organizer):
     """The RSVP link issued a fresh manage link, through which the erased registration could
     be restored and filled in again (found by a security review)."""
-    from tests.test_invitations import RSVP_LINK, seed_welcome, send
-
-    app.config["MAIL_URL"] = smtp_server.url
-    slug = make_event()
-    seed_welcome(app, slug)
-    reg_id = make_invitee(slug)
-    assert send(app, slug).exit_code == 0
-    token = RSVP_LINK.search(text_body(smtp_server.parsed()[-1])).group(1)
+    _slug, token, reg_id = invited()
     assert client.get(f"/rsvp/{token}").status_code == 200
     login_organizer("admin")
     page = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)

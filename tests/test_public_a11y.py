@@ -16,10 +16,7 @@ from sqlalchemy import select
 from ciie_rsvp.extensions import db
 from ciie_rsvp.models import Event, Registration
 from tests.conftest import csrf_from, form_fields, text_body
-from tests.test_invitations import seed_welcome, send
 from tests.test_registration import MANAGE_LINK
-
-RSVP_LINK = re.compile(r"https://rsvp\.example\.org/rsvp/([A-Za-z0-9_-]{40,})\?answer=accept")
 
 
 def test_a_form_with_errors_says_so_in_its_title_and_focuses_the_summary(app, client,
@@ -144,13 +141,8 @@ def test_withdrawing_while_open_stays_one_click_and_restorable(app, client, regi
 
 
 def test_rsvp_errors_point_at_the_guests_field_and_the_decline_link_leads_with_decline(
-        app, smtp_server, client, make_event, make_invitee):
-    app.config["MAIL_URL"] = smtp_server.url
-    slug = make_event(guest_limit=2)
-    seed_welcome(app, slug)
-    make_invitee(slug)
-    assert send(app, slug).exit_code == 0
-    token = RSVP_LINK.search(text_body(smtp_server.parsed()[-1])).group(1)
+        client, invited):
+    _slug, token, _reg_id = invited(guest_limit=2)
 
     page = client.get(f"/rsvp/{token}?answer=decline").get_data(as_text=True)
     accept = re.search(r'<button[^>]*value="accepted"[^>]*>', page).group(0)

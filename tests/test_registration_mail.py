@@ -88,7 +88,7 @@ def test_resending_needs_the_registrations_own_message_sign_in_and_csrf(
 
 def test_mail_retry_failed_sends_failed_registration_mail_again_but_not_invitations(
         app, smtp_server, register, make_event, make_invitee):
-    from tests.test_invitations import seed_welcome, send
+    from tests.conftest import seed_welcome, send
 
     app.config["MAIL_URL"] = smtp_server.url
     slug = make_event()
@@ -137,17 +137,10 @@ def test_a_refused_note_keeps_its_text_on_a_page_with_a_failed_message(
 
 
 def test_failed_invitation_mail_to_an_unsubscribed_address_is_not_offered_again(
-        app, client, smtp_server, make_event, make_invitee, login_organizer):
+        app, client, invited, login_organizer):
     """The page offered 'Send again' (then answered 409), and 'Resend failed' did not say it
     had left such messages out (console review)."""
-    from tests.test_invitations import RSVP_LINK, seed_welcome, send
-
-    app.config["MAIL_URL"] = smtp_server.url
-    slug = make_event()
-    seed_welcome(app, slug)
-    reg_id = make_invitee(slug)
-    assert send(app, slug).exit_code == 0
-    token = RSVP_LINK.search(text_body(smtp_server.parsed()[-1])).group(1)
+    slug, token, reg_id = invited()
     assert client.post(f"/unsubscribe/{token}").status_code == 200
     _fail_all(app)
     login_organizer("staff")

@@ -15,22 +15,14 @@ from email.message import EmailMessage
 from typing import Any
 
 import icalendar
-import pytest
 from sqlalchemy import func, select
 
 from ciie_rsvp.extensions import db
 from ciie_rsvp.invitations import services
 from ciie_rsvp.models import AuditEntry, Event, Invitation, OutboxMessage
 from ciie_rsvp.organizer import events
-from tests.conftest import csrf_from, text_body
-from tests.test_invitations import RSVP_LINK, seed_welcome, send
+from tests.conftest import RSVP_LINK, csrf_from, seed_welcome, send, text_body
 from tests.test_organizer_events import submitted_as_shown
-
-
-@pytest.fixture
-def smtp_app(app, smtp_server):
-    app.config["MAIL_URL"] = smtp_server.url
-    return app
 
 
 def vevent_of(msg: EmailMessage) -> Any:
@@ -200,11 +192,8 @@ def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(
 
 
 def test_a_reminder_after_a_change_carries_the_new_details_and_counts_as_the_update(
-        smtp_app, smtp_server, make_event, make_invitee):
-    slug = make_event(start_time=dt.time(10, 0))
-    seed_welcome(smtp_app, slug)
-    make_invitee(slug)
-    assert send(smtp_app, slug).exit_code == 0
+        smtp_app, smtp_server, invited):
+    slug, _token, _reg_id = invited(start_time=dt.time(10, 0))
     with smtp_app.app_context():
         event = db.session.scalar(select(Event).where(Event.slug == slug))
         events.update_event(event, {**events.settings_of(event),
@@ -273,11 +262,8 @@ def test_changing_the_zone_says_so_and_counts_those_to_tell(smtp_app, client, ma
 
 
 def test_an_invitation_from_before_details_were_kept_gets_the_new_ones_only(
-        smtp_app, smtp_server, make_event, make_invitee):
-    slug = make_event(start_time=dt.time(10, 0))
-    seed_welcome(smtp_app, slug)
-    make_invitee(slug)
-    assert send(smtp_app, slug).exit_code == 0
+        smtp_app, smtp_server, invited):
+    slug, _token, _reg_id = invited(start_time=dt.time(10, 0))
     with smtp_app.app_context():
         inv = db.session.scalar(select(Invitation))
         assert '"start_time": "10:00:00"' in inv.told_schedule  # kept for new invitations
