@@ -118,6 +118,9 @@ def accepting_registrations_sql(now: Any) -> Any:
 # starts a new schedule revision when one changes; invitations remember what they stated).
 SCHEDULE_FIELDS = ("start_date", "end_date", "start_time", "end_time", "timezone", "venue",
                    "city", "country")
+# The place in Chinese, for Chinese readers. A translation does not move the event (no new
+# schedule revision), but invitations remember it with the schedule to state it as told.
+PLACE_FIELDS_ZH = ("venue_zh", "city_zh", "country_zh")
 
 
 class Event(db.Model):
@@ -139,6 +142,12 @@ class Event(db.Model):
     country: Mapped[str] = mapped_column(String(80), default="")
     hosts: Mapped[str] = mapped_column(Text, default="")
     organizers: Mapped[str] = mapped_column(Text, default="")
+    # The same in Chinese; empty: Chinese pages and messages show the English text.
+    venue_zh: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    city_zh: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    country_zh: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    hosts_zh: Mapped[str] = mapped_column(Text, default="", server_default="")
+    organizers_zh: Mapped[str] = mapped_column(Text, default="", server_default="")
     registration_opens_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     registration_closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     capacity: Mapped[int | None] = mapped_column(Integer)
@@ -183,6 +192,30 @@ class Event(db.Model):
 
     def is_open(self, now: dt.datetime | None = None) -> bool:
         return self.is_published and self.registration_state(now) == "open"
+
+    def text(self, field: str, language: str) -> str:
+        """The event's ``field`` (``venue``, ``city``, ``country``, ``hosts``, ``organizers``)
+        as read in ``language``: its Chinese text when reading Chinese and there is one, else
+        the English."""
+        if language == "zh-Hans":
+            value = getattr(self, f"{field}_zh", None)
+            if value:
+                return str(value)
+        return getattr(self, field, None) or ""
+
+    def place(self, language: str) -> str:
+        """Venue, city and country in ``language``, as one line: ``Downtown Los Angeles,
+        Los Angeles, United States``; in Chinese from the largest to the smallest, leaving
+        out a name the next one already contains: ``美国洛杉矶市中心``."""
+        if language != "zh-Hans":
+            return ", ".join(p for p in (self.venue, self.city, self.country) if p)
+        parts = [v for v in (self.text(n, language) for n in ("country", "city", "venue")) if v]
+        parts = [p for i, p in enumerate(parts) if not any(p in q for q in parts[i + 1:])]
+        line = ""
+        for part in parts:  # Chinese names run together; Latin ones keep a space
+            line += part if not line or (not line[-1].isascii() and not part[0].isascii()) \
+                else " " + part
+        return line
 
     def column_values(self) -> dict[str, Any]:
         """Every stored value of the event, by attribute name."""

@@ -185,6 +185,14 @@ def text_body(msg: EmailMessage) -> str:
     return part.get_content()
 
 
+def vevent_of(msg: EmailMessage) -> Any:
+    """The VEVENT of the calendar file ``msg`` carries (read with icalendar)."""
+    import icalendar
+
+    [part] = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
+    return icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")[0]
+
+
 _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 
 

@@ -6,6 +6,7 @@ import gettext
 import re
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -117,3 +118,63 @@ def test_chinese_registrant_completes_every_step_in_chinese(client, make_event, 
     resp = client.post(f"/r/{token}/withdraw", data={"csrf_token": csrf_from(manage)},
                        headers=zh)
     assert "您的报名已撤回" in client.get(resp.headers["Location"], headers=zh).get_data(True)
+
+
+def test_chinese_pages_name_the_place_hosts_and_zone_in_chinese(client, make_event):
+    """An event with its place and hosts in Chinese shows them on Chinese pages (English
+    pages keep the English); an event without them shows the English on both."""
+    slug = make_event(venue="National Exhibition and Convention Center (Shanghai)",
+                      city="Shanghai", country="China", venue_zh="国家会展中心（上海）",
+                      city_zh="上海", country_zh="中国", hosts_zh="中华人民共和国商务部",
+                      organizers_zh="中国国际进口博览局")
+    zh = {"Accept-Language": "zh-CN"}
+    listing = client.get("/", headers=zh).get_data(as_text=True)
+    assert "中国国家会展中心（上海）" in listing
+    assert "中华人民共和国商务部" in listing and "中国国际进口博览局" in listing
+    assert "Shanghai Municipal Commission of Commerce" not in listing
+    form = client.get(f"/events/{slug}/register", headers=zh).get_data(as_text=True)
+    assert "2030年10月13日 · 中国国家会展中心（上海）" in form
+    english = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "National Exhibition and Convention Center (Shanghai), Shanghai" not in english
+    assert "National Exhibition and Convention Center (Shanghai)" in english
+    assert "国家会展中心" not in english and "Shanghai Municipal Commission of Commerce" in english
+    plain = make_event(slug="plain-" + slug)
+    plain_zh = client.get(f"/events/{plain}/register", headers=zh).get_data(as_text=True)
+    assert "2030年10月13日 · Downtown Los Angeles" in plain_zh
+
+
+@pytest.mark.parametrize(("zone", "english", "chinese"), [
+    ("Asia/Shanghai", "Asia/Shanghai", "北京时间"),
+    ("America/Los_Angeles", "America/Los Angeles", "北美太平洋时间"),
+    ("America/New_York", "America/New York", "北美东部时间"),
+    ("UTC", "UTC", "协调世界时（UTC）"),
+])
+def test_zone_names_in_each_language(app, zone, english, chinese):
+    from ciie_rsvp.i18n import with_zone, zone_name
+
+    with app.test_request_context():
+        assert zone_name(zone, "en") == english and zone_name(zone, "zh-Hans") == chinese
+        assert with_zone("10:00", zone, "en") == f"10:00 ({english})"
+        assert with_zone("10:00", zone, "zh-Hans") == f"{chinese} 10:00"
+
+
+@pytest.mark.parametrize(("fields", "english", "chinese"), [
+    ({"venue": "Downtown Los Angeles", "city": "Los Angeles", "country": "United States",
+      "venue_zh": "洛杉矶市中心", "city_zh": "洛杉矶", "country_zh": "美国"},
+     "Downtown Los Angeles, Los Angeles, United States", "美国洛杉矶市中心"),
+    ({"venue": "National Exhibition and Convention Center (Shanghai)", "city": "Shanghai",
+      "country": "China", "venue_zh": "国家会展中心（上海）", "city_zh": "上海",
+      "country_zh": "中国"},
+     "National Exhibition and Convention Center (Shanghai), Shanghai, China",
+     "中国国家会展中心（上海）"),
+    # a name without Chinese text stays English, set apart by a space
+    ({"venue": "Hilton Pasadena", "city": "Pasadena", "country": "United States",
+      "country_zh": "美国"}, "Hilton Pasadena, Pasadena, United States",
+     "美国 Hilton Pasadena"),
+    ({"venue": "", "city": "", "country": ""}, "", ""),
+])
+def test_the_place_in_one_line(fields, english, chinese):
+    from ciie_rsvp.models import Event
+
+    event = Event(**fields)
+    assert event.place("en") == english and event.place("zh-Hans") == chinese

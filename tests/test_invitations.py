@@ -21,7 +21,7 @@ from ciie_rsvp.models import (
     OutboxMessage,
     Registration,
 )
-from tests.conftest import RSVP_LINK, csrf_from, seed_welcome, send, text_body
+from tests.conftest import RSVP_LINK, csrf_from, seed_welcome, send, text_body, vevent_of
 
 
 def event_of(slug: str) -> Event:
@@ -676,13 +676,41 @@ def test_the_standard_welcome_speaks_of_the_event_it_is_for(smtp_app, smtp_serve
     assert "attend by October 7, 2030 17:00 (America/Los Angeles):" in en
     latin, chinese = text("li@example.com"), text("wang@example.cn")
     assert latin.startswith("尊敬的Li Chen：") and chinese.startswith("尊敬的王晓明：")
-    assert "2030年10月13日（10:00–16:00 (America/Los Angeles)）" in chinese
-    assert "请于2030年10月7日 17:00 (America/Los Angeles)前告知您是否出席" in chinese
+    assert "2030年10月13日（北美太平洋时间 10:00–16:00）" in chinese
+    assert "请于北美太平洋时间 2030年10月7日 17:00前告知您是否出席" in chinese
     assert "第十三届进博会加州推介会。" in chinese
-    assert "Downtown Los Angeles（Los Angeles）" in chinese
+    assert "Downtown Los Angeles（Los Angeles）" in chinese  # no Chinese names: the English
     for msg in by_rcpt.values():
         html = msg.get_body(preferencelist=("html",)).get_content()
         assert "2022" not in text_body(msg) + html + str(msg["Subject"])
+
+
+def test_chinese_invitations_name_the_place_and_hosts_in_chinese(smtp_app, smtp_server,
+                                                                 make_event, make_invitee):
+    """An event with its place and hosts in Chinese: Chinese invitations and their calendar
+    entries use them, in Beijing time; English ones keep the English."""
+    slug = make_event(timezone="Asia/Shanghai", start_time=dt.time(9), end_time=dt.time(17),
+                      venue="National Exhibition and Convention Center (Shanghai)",
+                      city="Shanghai", country="China", venue_zh="国家会展中心（上海）",
+                      city_zh="上海", country_zh="中国", hosts_zh="上海市商务委员会",
+                      organizers_zh="洛杉矶世界贸易中心")
+    _starter(smtp_app, slug)
+    make_invitee(slug, email="maria@example.com")
+    make_invitee(slug, first_name="晓明", last_name="王", language="zh-Hans",
+                 email="wang@example.cn")
+    assert send(smtp_app, slug).exit_code == 0
+    by_rcpt = {m["To"].addresses[0].addr_spec: m for m in smtp_server.parsed()}
+    chinese = text_body(by_rcpt["wang@example.cn"])
+    assert "上海市商务委员会携手洛杉矶世界贸易中心" in chinese
+    assert "2030年10月13日（北京时间 09:00–17:00）" in chinese
+    assert "国家会展中心（上海）（上海）" in chinese
+    assert "Shanghai Municipal" not in chinese and "Convention" not in chinese
+    assert str(vevent_of(by_rcpt["wang@example.cn"])["LOCATION"]) == "中国国家会展中心（上海）"
+    english = text_body(by_rcpt["maria@example.com"])
+    assert "Shanghai Municipal Commission of Commerce" in english and "上海" not in english
+    assert "October 13, 2030, 09:00–17:00 (Asia/Shanghai)" in english
+    assert str(vevent_of(by_rcpt["maria@example.com"])["LOCATION"]) == (
+        "National Exhibition and Convention Center (Shanghai), Shanghai, China")
 
 
 def test_the_standard_welcome_leaves_out_what_an_event_does_not_have(smtp_app, make_event,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -66,4 +68,42 @@ def test_downgrade_below_0005_fails_messages_not_written_yet(empty_database, tmp
         assert "downgrade" in rows[0][3] and bytes(rows[0][2]) == b""
         assert bytes(rows[1][2]) == b"Subject: written\r\n\r\nbody"
         upgrade()
+        db.engine.dispose()
+
+
+def test_0010_names_the_seeded_events_in_chinese_unless_they_were_changed(empty_database,
+                                                                         tmp_path):
+    """The seeded events get their Chinese place and hosts; an English text an organizer
+    changed keeps its Chinese twin empty (a translation of the old text would be wrong)."""
+    from sqlalchemy import column as sa_column
+    from sqlalchemy import select
+    from sqlalchemy import table as sa_table
+
+    from ciie_rsvp import seed
+    from ciie_rsvp.models import Event
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "TESTING": True,
+                      "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "m"})
+    with app.app_context():
+        upgrade(revision="0009")
+        chinese = ("venue_zh", "city_zh", "country_zh", "hosts_zh", "organizers_zh")
+        with db.engine.begin() as conn:  # the seeded events as a 0009 database holds them
+            for data in seed.EVENTS:
+                row = {k: v for k, v in data.items() if k not in chinese}
+                row.update(created_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC), is_published=True)
+                if data["slug"] == "ciie-2022":
+                    row["venue"] = "NECC Hall 8"  # changed by an organizer
+                old_events = sa_table("events", *(sa_column(k, Event.__table__.c[k].type)
+                                                  for k in row))
+                conn.execute(old_events.insert().values(**row))
+        upgrade()
+        db.session.remove()
+        meet, ciie = (db.session.scalar(select(Event).where(Event.slug == s))
+                      for s in ("meet-in-shanghai-2022", "ciie-2022"))
+        assert (meet.venue_zh, meet.city_zh, meet.hosts_zh) == (
+            "洛杉矶市中心", "洛杉矶", "上海市商务委员会")
+        assert meet.place("zh-Hans") == "美国洛杉矶市中心"
+        assert ciie.venue_zh == "" and ciie.city_zh == "上海"  # its venue was changed
+        assert seed.seed_events() == []  # and seeding again adds nothing
+        db.session.remove()
         db.engine.dispose()

@@ -407,3 +407,36 @@ def test_settings_refuse_encoded_line_breaks_that_would_break_every_send(
     assert resp.status_code == 422
     assert "line breaks" in resp.get_data(as_text=True)
     assert stored(app, slug) == before
+
+
+def test_place_and_hosts_in_chinese_are_set_on_the_settings_page(app, client, login_organizer,
+                                                                 make_event):
+    """The Chinese place and hosts are settings like any other (in the history, no schedule
+    change); moving the event in English only warns that Chinese readers see the old place."""
+    login_organizer("admin")
+    slug = make_event()
+    url = f"/organizer/events/{slug}/settings"
+    page = client.get(url).get_data(as_text=True)
+    assert "Place and hosts in Chinese" in page and 'name="venue_zh"' in page
+    data = submitted_as_shown(page)
+    resp = client.post(url, data={**data, "venue_zh": "洛杉矶市中心", "city_zh": " 洛杉矶 ",
+                                  "hosts_zh": "上海市商务委员会"}, follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Saved." in html and "still show the earlier" not in html
+    values = stored(app, slug)
+    assert values is not None
+    assert (values["venue_zh"], values["city_zh"], values["hosts_zh"]) == (
+        "洛杉矶市中心", "洛杉矶", "上海市商务委员会")
+    assert values["schedule_revision"] == 0  # a translation does not move the event
+    assert "Venue (Simplified Chinese): — → 洛杉矶市中心" in html
+    zh = client.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "洛杉矶市中心" in zh and "上海市商务委员会" in zh
+
+    data = submitted_as_shown(html)
+    resp = client.post(url, data={**data, "venue": "Millennium Biltmore Hotel"},
+                       follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert "Chinese pages and invitations still show the earlier venue" in html
+    values = stored(app, slug)
+    assert values is not None and values["schedule_revision"] == 1
+    assert values["venue_zh"] == "洛杉矶市中心"

@@ -11,8 +11,6 @@ with icalendar.
 from __future__ import annotations
 
 import datetime as dt
-from email.message import EmailMessage
-from typing import Any
 
 import icalendar
 from sqlalchemy import func, select
@@ -21,13 +19,8 @@ from ciie_rsvp.extensions import db
 from ciie_rsvp.invitations import services
 from ciie_rsvp.models import AuditEntry, Event, Invitation, OutboxMessage
 from ciie_rsvp.organizer import events
-from tests.conftest import RSVP_LINK, csrf_from, seed_welcome, send, text_body
+from tests.conftest import RSVP_LINK, csrf_from, seed_welcome, send, text_body, vevent_of
 from tests.test_organizer_events import submitted_as_shown
-
-
-def vevent_of(msg: EmailMessage) -> Any:
-    [part] = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
-    return icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")[0]
 
 
 def event_of(app, slug: str) -> Event:
@@ -160,8 +153,9 @@ def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(
         reg.status = "withdrawn"
         event = db.session.scalar(select(Event).where(Event.slug == slug))
         values = events.settings_of(event)
-        changed = events.update_event(event, {**values, "venue": "Millennium Biltmore Hotel"})
-        assert changed == ["venue"] and event.schedule_revision == 1
+        changed = events.update_event(event, {**values, "venue": "Millennium Biltmore Hotel",
+                                              "venue_zh": "千禧比特摩尔酒店"})
+        assert changed == ["venue", "venue_zh"] and event.schedule_revision == 1
         db.session.commit()
 
     runner = smtp_app.test_cli_runner()
@@ -175,14 +169,14 @@ def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(
     assert update["Subject"] == "活动变更：相约上海，共享未来"
     body = text_body(update)
     assert "王晓明，您好：" in body and "“相约上海，共享未来”的日期、时间或地点已变更。" in body
-    assert "原为：2030年10月13日，10:00 (America/Los Angeles) · Downtown Los Angeles" in body
-    assert "现为：2030年10月13日，10:00 (America/Los Angeles) · Millennium Biltmore Hotel" in body
+    # the zone and the new venue in Chinese (the old one had no Chinese name: as told)
+    assert "原为：2030年10月13日，北美太平洋时间 10:00 · Downtown Los Angeles" in body
+    assert "现为：2030年10月13日，北美太平洋时间 10:00 · Los Angeles 千禧比特摩尔酒店" in body
     assert "您目前的答复：尚未答复" in body
-    assert "Millennium Biltmore Hotel" in body
-    assert "2030年10月13日，10:00" in body
+    assert "Millennium Biltmore Hotel" not in body
     assert update["Content-Language"] == "zh-Hans"
     assert vevent_of(update)["SEQUENCE"] == 1
-    assert "Millennium Biltmore Hotel" in str(vevent_of(update)["LOCATION"])
+    assert str(vevent_of(update)["LOCATION"]) == "Los Angeles 千禧比特摩尔酒店"
     # the calendar part says its charset: mail clients read a text part without one as ASCII
     [ics] = [p for p in update.iter_attachments() if p.get_content_type() == "text/calendar"]
     assert ics.get_content_charset() == "utf-8"

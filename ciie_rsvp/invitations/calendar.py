@@ -57,9 +57,11 @@ def event_ics(
     url: str = "",
     stamp: dt.datetime | None = None,
     partstat: str = "NEEDS-ACTION",
+    language: str = "en",
 ) -> bytes:
     """An RFC 5545 ``VCALENDAR`` with ``METHOD:REQUEST`` inviting ``attendee`` (RSVP=TRUE),
-    whose participation is ``partstat`` (:data:`PARTSTATS`: what they answered, if anything).
+    whose participation is ``partstat`` (:data:`PARTSTATS`: what they answered, if anything),
+    its place in the invitee's ``language``.
 
     Everything but UID, DTSTAMP, URL and ATTENDEE is the same for every invitee of an event, so
     it is built and serialized once (per event, summary, sequence...) and only those four
@@ -67,7 +69,7 @@ def event_ics(
     whole calendar each time; tests check both give the same bytes.
     """
     start, end = _when(event)
-    location = ", ".join(x for x in (event.venue, event.city, event.country) if x)
+    location = event.place(language)
     skeleton = _skeleton(start, end, known_zone(event.timezone), event.start_date.year,
                          location, organizer, summary, description, sequence, bool(url))
     personal = _personal_lines(uid, stamp or dt.datetime.now(dt.UTC), url, attendee, partstat)
@@ -138,10 +140,11 @@ def _content_lines(ics: bytes) -> list[bytes]:
 
 def full_event_ics(event: Event, *, uid: str, organizer: Person, attendee: Person, summary: str,
                    description: str = "", sequence: int = 0, url: str = "",
-                   stamp: dt.datetime | None = None, partstat: str = "NEEDS-ACTION") -> bytes:
+                   stamp: dt.datetime | None = None, partstat: str = "NEEDS-ACTION",
+                   language: str = "en") -> bytes:
     """:func:`event_ics` built whole with icalendar (the reference the fast path must equal)."""
     start, end = _when(event)
-    location = ", ".join(x for x in (event.venue, event.city, event.country) if x)
+    location = event.place(language)
     return _calendar_bytes(start, end, known_zone(event.timezone), event.start_date.year, location,
                            organizer, summary, description, sequence, uid=uid,
                            stamp=stamp or dt.datetime.now(dt.UTC), url=url, attendee=attendee,

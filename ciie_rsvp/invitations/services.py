@@ -31,8 +31,9 @@ from ..emails import (
     format_address,
 )
 from ..extensions import db
-from ..i18n import event_hours, locale_for
+from ..i18n import event_hours, locale_for, with_zone
 from ..models import (
+    PLACE_FIELDS_ZH,
     SCHEDULE_FIELDS,
     AuditEntry,
     Event,
@@ -50,7 +51,7 @@ from ..models import (
 from ..outbox import enqueue, enqueue_many, outbox_row, requeue
 from ..tokens import derived_token, hash_token, looks_like_token, new_token
 from ..validation import normalize_email
-from ..zones import known_zone, to_local, zone_label
+from ..zones import known_zone, to_local
 from .calendar import PARTSTATS, Person, event_ics
 from .rendering import Rendered, RenderError, TemplateParts, check_syntax, render
 
@@ -200,7 +201,7 @@ def _clock(moment: dt.datetime, language: str) -> str:
 
 def format_event_when(event: Event, language: str) -> str:
     """The event's days and, when it has them, its hours: what the RSVP pages show."""
-    hours = event_hours(event)
+    hours = event_hours(event, language)
     day = format_event_date(event, language)
     if not hours:
         return day
@@ -215,7 +216,7 @@ def format_rsvp_deadline(event: Event, language: str) -> str:
     zone = known_zone(event.timezone)
     local = to_local(event.rsvp_deadline, zone)
     assert local is not None
-    return f"{_clock(local, language)} ({zone_label(zone)})"
+    return with_zone(_clock(local, language), zone, language)
 
 
 def event_data(event: Event, language: str) -> dict[str, str]:
@@ -223,11 +224,11 @@ def event_data(event: Event, language: str) -> dict[str, str]:
     return {
         "name": (event.name_zh or event.name_en) if zh else event.name_en,
         "date": format_event_date(event, language),
-        "time": event_hours(event),
-        "venue": event.venue,
-        "city": event.city,
-        "hosts": event.hosts,
-        "organizers": event.organizers,
+        "time": event_hours(event, language),
+        "venue": event.text("venue", language),
+        "city": event.text("city", language),
+        "hosts": event.text("hosts", language),
+        "organizers": event.text("organizers", language),
         "summary": (event.summary_zh or event.summary_en) if zh else event.summary_en,
         "rsvp_deadline": format_rsvp_deadline(event, language),
     }
@@ -475,7 +476,7 @@ def _calendar(event: Event, reg: Registration, nonce: str, token: str, language:
                      attendee=Person(reg.full_name, reg.email),
                      summary=event_data(event, language)["name"],
                      url=f"{current_app.config['BASE_URL']}/rsvp/{token}", sequence=sequence,
-                     partstat=PARTSTATS.get(rsvp, "NEEDS-ACTION"))
+                     partstat=PARTSTATS.get(rsvp, "NEEDS-ACTION"), language=language)
 
 
 def _compose(nonce: str, token: str, reg: Registration, event: Event, check: Check,
@@ -683,19 +684,23 @@ def resend_failed(event: Event, invitation_ids: Iterable[int] | None = None
 
 
 def schedule_snapshot(event: Event) -> str:
-    """The event's days, times, zone and place (:data:`SCHEDULE_FIELDS`) as JSON, as a message
-    states them; :func:`event_as_told` reads it back."""
-    return json.dumps({name: _plain(getattr(event, name)) for name in SCHEDULE_FIELDS},
-                      sort_keys=True)
+    """The event's days, times, zone and place (:data:`SCHEDULE_FIELDS`, and the place in
+    Chinese) as JSON, as a message states them; :func:`event_as_told` reads it back."""
+    return json.dumps({name: _plain(getattr(event, name))
+                       for name in (*SCHEDULE_FIELDS, *PLACE_FIELDS_ZH)}, sort_keys=True)
 
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date | dt.time) else value
 
 
-def event_as_told(snapshot: str | None) -> Event | None:
+def event_as_told(snapshot: str | None, current: Event | None = None) -> Event | None:
     """A transient event holding only the schedule ``snapshot`` states (None without one),
-    for formatting what an invitee was told."""
+    for formatting what an invitee was told.
+
+    A snapshot from before the place was kept in Chinese takes the ``current`` event's
+    Chinese names where the English name is still the one told (else the English one).
+    """
     if not snapshot:
         return None
     values = json.loads(snapshot)
@@ -703,7 +708,12 @@ def event_as_told(snapshot: str | None) -> Event | None:
         values[name] = dt.date.fromisoformat(values[name])
     for name in ("start_time", "end_time"):
         values[name] = dt.time.fromisoformat(values[name]) if values[name] else None
-    return Event(**{name: values.get(name) for name in SCHEDULE_FIELDS})
+    for name in PLACE_FIELDS_ZH:
+        english = name.removesuffix("_zh")
+        if name not in values and current is not None \
+                and getattr(current, english) == values.get(english):
+            values[name] = getattr(current, name)
+    return Event(**{name: values.get(name) for name in (*SCHEDULE_FIELDS, *PLACE_FIELDS_ZH)})
 
 
 def calendar_sequence(rounds: int, schedule_revision: int) -> int:
@@ -785,7 +795,7 @@ def send_schedule_update(event: Event, *, organizer_id: int | None = None) -> Up
 
 def _when_and_where(event: Event, language: str) -> str:
     """The event's days, hours and place in one line, as an update states them."""
-    place = ", ".join(x for x in (event.venue, event.city, event.country) if x)
+    place = event.place(language)
     when = format_event_when(event, language)
     return f"{when} · {place}" if place else when
 
@@ -795,7 +805,7 @@ def _update_message(inv: Invitation, event: Event, address: str, token: str) -> 
     reg = inv.registration
     language = reg.language if reg.language in LANGUAGES else "en"
     data = event_data(event, language)
-    told = event_as_told(inv.told_schedule)
+    told = event_as_told(inv.told_schedule, event)
     context = {
         "name": reg.full_name,
         "event_name": data["name"],

@@ -30,9 +30,10 @@ SLUG_MAX = 80  # Event.slug
 # bookmarks use it).
 SETTINGS = (
     "name_en", "name_zh", "summary_en", "summary_zh", "start_date", "end_date", "start_time",
-    "end_time", "timezone", "venue", "city", "country", "hosts", "organizers",
-    "registration_opens_at", "registration_closes_at", "capacity", "is_published",
-    "mail_from", "mail_reply_to", "rsvp_deadline", "guest_limit",
+    "end_time", "timezone", "venue", "city", "country", "hosts", "organizers", "venue_zh",
+    "city_zh", "country_zh", "hosts_zh", "organizers_zh", "registration_opens_at",
+    "registration_closes_at", "capacity", "is_published", "mail_from", "mail_reply_to",
+    "rsvp_deadline", "guest_limit",
 )
 
 
@@ -224,6 +225,18 @@ def zone_change_warning(event: Event, changed: list[str]) -> str | None:
         return None
     return (f"The time zone is now {event.timezone}, and the times on this page are read on "
             "that clock. Invitations already sent gave times on the old one.")
+
+
+def translation_warning(event: Event, changed: list[str]) -> str | None:
+    """What an admin should know after changing the venue, city, country, hosts or
+    organizers in English but not their Chinese text (Chinese readers still see the old)."""
+    stale = [name for name in ("venue", "city", "country", "hosts", "organizers")
+             if name in changed and f"{name}_zh" not in changed and getattr(event, f"{name}_zh")]
+    if not stale:
+        return None
+    return ("Chinese pages and invitations still show the earlier "
+            + ", ".join(name.replace("_", " ") for name in stale)
+            + ": change the Simplified Chinese text too, or empty it to show the English.")
 
 
 def settings_of(event: Event) -> dict[str, Any]:

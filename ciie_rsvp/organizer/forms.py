@@ -263,6 +263,11 @@ class EventForm(FlaskForm):
     country = _text("Country", 80)
     hosts = _text("Hosts", 2000, multiline=True)
     organizers = _text("Organizers", 2000, multiline=True)
+    venue_zh = _text("Venue (Simplified Chinese)", 200)
+    city_zh = _text("City (Simplified Chinese)", 120)
+    country_zh = _text("Country (Simplified Chinese)", 80)
+    hosts_zh = _text("Hosts (Simplified Chinese)", 2000, multiline=True)
+    organizers_zh = _text("Organizers (Simplified Chinese)", 2000, multiline=True)
     registration_opens_at = _local_time("Registration opens")
     registration_closes_at = _local_time("Registration closes")
     capacity = IntegerField("Capacity", validators=[
@@ -308,7 +313,8 @@ class EventForm(FlaskForm):
         values["is_published"] = bool(values["is_published"])
         values["guest_limit"] = values["guest_limit"] or 0
         for name in ("name_zh", "summary_en", "summary_zh", "venue", "city", "country",
-                     "hosts", "organizers", "mail_from", "mail_reply_to"):
+                     "hosts", "organizers", "venue_zh", "city_zh", "country_zh", "hosts_zh",
+                     "organizers_zh", "mail_from", "mail_reply_to"):
             values[name] = values[name] or ""
         return values
 

@@ -504,10 +504,11 @@ def event_settings(slug: str) -> str | BaseResponse | tuple[str, int]:
             db.session.rollback()
             form.refuse(exc)
         else:
-            warning = events.zone_change_warning(event, changed)
+            warnings = [events.zone_change_warning(event, changed),
+                        events.translation_warning(event, changed)]
             db.session.commit()
             flash("Saved." if changed else "Nothing was changed.", "success")
-            if warning:
+            for warning in filter(None, warnings):
                 flash(warning, "warning")
             return redirect(url_for(".event_settings", slug=slug), code=303)
     return _settings_page(form, event)
