@@ -470,6 +470,17 @@ def test_correct_on_behalf(app, client, login_organizer, make_event, make_regist
             AuditEntry.registration_id == reg_id)).all()
     assert "changed: email" in details and any("company" in d for d in details)
     assert taken
+    # a change of letter case alone is stored and audited as a change too
+    html = client.get(url).get_data(as_text=True)
+    resp = client.post(url, data=_form_data(html, email="Fixed@example.com",
+                                            company="Golden State Almonds"))
+    assert resp.status_code == 303
+    with app.app_context():
+        reg = db.session.get(Registration, reg_id)
+        assert (reg.email, reg.email_normalized) == ("Fixed@example.com", "fixed@example.com")
+        details = db.session.scalars(select(AuditEntry.detail).where(
+            AuditEntry.registration_id == reg_id)).all()
+    assert details.count("changed: email") == 2
 
 
 def test_bad_bulk_input_and_empty_dashboard_are_not_500s(app, client, login_organizer,

@@ -561,19 +561,18 @@ def correct_registration(reg: Registration, data: dict[str, Any],
     """Correct a registration (email included); return the names of the changed fields."""
     changed: list[str] = []
     new_email = data.get("email")
-    if new_email and new_email.lower() != reg.email_normalized:
-        clash = db.session.scalar(select(Registration.id).where(
-            Registration.event_id == reg.event_id,
-            Registration.email_normalized == new_email.lower(), Registration.id != reg.id))
-        if clash is not None:
-            raise DuplicateRegistration(clash, new_email)
+    if new_email and new_email != reg.email:
+        if new_email.lower() != reg.email_normalized:
+            clash = db.session.scalar(select(Registration.id).where(
+                Registration.event_id == reg.event_id,
+                Registration.email_normalized == new_email.lower(), Registration.id != reg.id))
+            if clash is not None:
+                raise DuplicateRegistration(clash, new_email)
+        # a change of letter case alone is audited too: mail goes to the address as written
         reg.email, reg.email_normalized = new_email, new_email.lower()
         changed.append("email")
         db.session.add(AuditEntry(registration_id=reg.id, organizer_id=organizer.id,
                                   actor="organizer", action="edited", detail="changed: email"))
-    elif new_email and new_email != reg.email:
-        reg.email = new_email
-        changed.append("email")
     changed += registration_services.update(reg, data, actor="organizer",
                                             organizer_id=organizer.id)
     return changed
