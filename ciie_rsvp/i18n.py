@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import zoneinfo
 from typing import Any
 
 from babel import Locale
 from babel.dates import get_timezone_name
 from flask import Flask, has_request_context, request, session
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -90,18 +91,10 @@ def localized(obj: Any, field: str) -> str:
     return getattr(obj, english, "") or ""
 
 
-def long_date(value: Any) -> str:
-    return format_date(value, format="long")
-
-
-# Chinese readers know these zones by these names (Babel's would be 中国时间, 未知地区 for UTC).
-_ZONE_NAMES_ZH = {"Asia/Shanghai": "北京时间", "UTC": "协调世界时（UTC）"}
-
-
 def zone_name(zone: str, language: str | None = None) -> str:
     """A known zone's name as pages and messages in ``language`` (default: the page's) show
-    it: ``America/Los Angeles`` in English (what organizers chose from), ``北美太平洋时间``,
-    ``北京时间`` in Chinese."""
+    it: ``America/Los Angeles`` in English (what organizers chose from); in Chinese as Chinese
+    readers know it: ``北美太平洋时间``, ``北京时间``, ``协调世界时（UTC）``, ``UTC+8``."""
     return _zone_name(zone, language or html_lang())
 
 
@@ -109,26 +102,67 @@ def zone_name(zone: str, language: str | None = None) -> str:
 def _zone_name(zone: str, language: str) -> str:
     if language != "zh-Hans":
         return zone_label(zone)
-    if zone in _ZONE_NAMES_ZH:
-        return _ZONE_NAMES_ZH[zone]
-    name = get_timezone_name(zone, locale="zh_Hans_CN")
-    return zone_label(zone) if "未知" in name else name
+    try:
+        name = get_timezone_name(zone, locale="zh_Hans_CN")
+    except LookupError:  # Babel's zone data (pytz) may lack a zone the system has
+        name = "未知"
+    if name == "中国时间":  # Babel's name for Asia/Shanghai and its aliases
+        return "北京时间"
+    if "未知" not in name:
+        return name
+    # Babel knows no place for UTC, GMT and the fixed Etc/GMT±N zones: say their offset
+    offset = dt.datetime(2000, 1, 1, tzinfo=zoneinfo.ZoneInfo(zone)).utcoffset()
+    if not offset:
+        return "协调世界时（UTC）"
+    minutes = int(offset.total_seconds()) // 60
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{'+' if minutes > 0 else '−'}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def with_zone(text: str, zone: str, language: str | None = None) -> str:
     """The date or time ``text`` with the zone's name: after it in parentheses in English
-    (``10:00 (America/Los Angeles)``), before it in Chinese (``北京时间 10:00``)."""
+    (``10:00 (America/Los Angeles)``), before it in Chinese (``北京时间10:00``)."""
     language = language or html_lang()
     name = zone_name(zone, language)
-    return f"{name} {text}" if language == "zh-Hans" else f"{text} ({name})"
+    return f"{name}{text}" if language == "zh-Hans" else f"{text} ({name})"
 
 
 def event_time(value: dt.datetime, zone: str) -> str:
-    """The instant ``value`` on the event's clock: its long date, the time and the zone."""
+    """The instant ``value`` on the event's clock, on the page: its date, time and zone."""
     zone = known_zone(zone)  # a name this machine does not know: UTC, and it says so
     local = to_local(value, zone)
     assert local is not None
-    return with_zone(f"{long_date(local.date())} {local:%H:%M}", zone)
+    return with_zone(clock(local, html_lang()), zone)
+
+
+def clock(moment: dt.datetime, language: str) -> str:
+    """An instant on an event's clock, ``moment`` already converted there: its date in
+    ``language`` and the time (``October 7, 2030 17:00``, ``2030年10月7日 17:00``)."""
+    day = moment.date()
+    if language == "zh-Hans":
+        return f"{day.year}年{day.month}月{day.day}日 {moment:%H:%M}"
+    return f"{day:%B} {day.day}, {day.year} {moment:%H:%M}"
+
+
+def format_event_date(event: Any, language: str) -> str:
+    """The event's days: ``November 5–10, 2022``, ``2022年11月5日至10日``."""
+    start, end = event.start_date, event.end_date
+    if language == "zh-Hans":
+        text = f"{start.year}年{start.month}月{start.day}日"
+        if end == start:
+            return text
+        if (end.year, end.month) == (start.year, start.month):
+            return f"{text}至{end.day}日"
+        if end.year == start.year:
+            return f"{text}至{end.month}月{end.day}日"
+        return f"{text}至{end.year}年{end.month}月{end.day}日"
+    if end == start:
+        return f"{start:%B} {start.day}, {start.year}"
+    if (end.year, end.month) == (start.year, start.month):
+        return f"{start:%B} {start.day}–{end.day}, {start.year}"
+    if end.year == start.year:
+        return f"{start:%B} {start.day} – {end:%B} {end.day}, {end.year}"
+    return f"{start:%B} {start.day}, {start.year} – {end:%B} {end.day}, {end.year}"
 
 
 def event_hours(event: Any, language: str | None = None) -> str:
@@ -140,6 +174,29 @@ def event_hours(event: Any, language: str | None = None) -> str:
     if event.end_time is not None:
         hours += f"–{event.end_time:%H:%M}"
     return with_zone(hours, known_zone(event.timezone), language)
+
+
+def format_event_when(event: Any, language: str | None = None) -> str:
+    """The event's days and, when it has them, its hours, in ``language`` (default: the
+    page's): ``October 13, 2030, 10:00–16:00 (America/Los Angeles)``,
+    ``2030年10月13日（北美太平洋时间10:00–16:00）``."""
+    language = language or html_lang()
+    day = format_event_date(event, language)
+    hours = event_hours(event, language)
+    if not hours:
+        return day
+    return f"{day}（{hours}）" if language == "zh-Hans" else f"{day}, {hours}"
+
+
+def format_rsvp_deadline(event: Any, language: str) -> str:
+    """The RSVP deadline on the event's clock, with its zone; empty when it has none (answers
+    are then taken until the first day begins)."""
+    if event.rsvp_deadline is None:
+        return ""
+    zone = known_zone(event.timezone)
+    local = to_local(event.rsvp_deadline, zone)
+    assert local is not None
+    return with_zone(clock(local, language), zone, language)
 
 
 def event_place(event: Any) -> str:
@@ -155,7 +212,7 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories="translations")
     app.jinja_env.globals.update(html_lang=html_lang, localized=localized,
-                                 current_tag=current_tag, event_place=event_place)
-    app.jinja_env.filters["long_date"] = long_date
+                                 current_tag=current_tag, event_place=event_place,
+                                 event_when=format_event_when)
     app.jinja_env.filters["event_time"] = event_time
     app.jinja_env.filters["event_hours"] = event_hours

@@ -204,18 +204,22 @@ class Event(db.Model):
         return getattr(self, field, None) or ""
 
     def place(self, language: str) -> str:
-        """Venue, city and country in ``language``, as one line: ``Downtown Los Angeles,
-        Los Angeles, United States``; in Chinese from the largest to the smallest, leaving
-        out a name the next one already contains: ``美国洛杉矶市中心``."""
+        """Venue, city and country in ``language``, as one line, leaving out a city the
+        venue already names: ``Downtown Los Angeles, United States``. In Chinese from the
+        largest to the smallest, as addresses run: ``美国洛杉矶市中心``,
+        ``中国上海 国家会展中心（上海）``."""
+        country, city, venue = (self.text(n, language) for n in ("country", "city", "venue"))
         if language != "zh-Hans":
-            return ", ".join(p for p in (self.venue, self.city, self.country) if p)
-        parts = [v for v in (self.text(n, language) for n in ("country", "city", "venue")) if v]
-        parts = [p for i, p in enumerate(parts) if not any(p in q for q in parts[i + 1:])]
-        line = ""
-        for part in parts:  # Chinese names run together; Latin ones keep a space
-            line += part if not line or (not line[-1].isascii() and not part[0].isascii()) \
-                else " " + part
-        return line
+            if city and city in venue:
+                city = ""
+            return ", ".join(p for p in (venue, city, country) if p)
+        # a venue that starts with the city's name carries it (洛杉矶市中心, in 洛杉矶), and
+        # so does an English one (no Chinese text) that names it anywhere
+        carried = bool(city and (venue.startswith(city) or venue.isascii() and city in venue))
+        region = _run_together(country, "" if carried else city)
+        if not (region and venue):
+            return region or venue
+        return region + venue if carried and _cjk_joint(region, venue) else f"{region} {venue}"
 
     def column_values(self) -> dict[str, Any]:
         """Every stored value of the event, by attribute name."""
@@ -233,6 +237,19 @@ class Event(db.Model):
         copy = Event(**values)
         copy._frozen_content_key = tuple(values.values())
         return copy
+
+
+def _cjk_joint(left: str, right: str) -> bool:
+    """Whether ``left`` and ``right`` meet between two Chinese characters (no space)."""
+    return not left[-1].isascii() and not right[0].isascii()
+
+
+def _run_together(*names: str) -> str:
+    """Chinese place names from the largest, without spaces between Chinese ones."""
+    line = ""
+    for name in filter(None, names):
+        line += name if not line or _cjk_joint(line, name) else " " + name
+    return line
 
 
 @sa_event.listens_for(Event, "before_insert")

@@ -46,7 +46,7 @@ EVENTS: list[dict[str, Any]] = [
         "city_zh": "洛杉矶",
         "country_zh": "美国",
         "hosts_zh": "上海市商务委员会",
-        "organizers_zh": "洛杉矶世界贸易中心；上海市外国投资促进中心",
+        "organizers_zh": "洛杉矶世界贸易中心、上海市外国投资促进中心",
     },
     {
         "slug": "ciie-2022",
@@ -75,8 +75,8 @@ EVENTS: list[dict[str, Any]] = [
         "venue_zh": "国家会展中心（上海）",
         "city_zh": "上海",
         "country_zh": "中国",
-        "hosts_zh": "中华人民共和国商务部；上海市人民政府",
-        "organizers_zh": "中国国际进口博览局；国家会展中心（上海）",
+        "hosts_zh": "中华人民共和国商务部、上海市人民政府",
+        "organizers_zh": "中国国际进口博览局、国家会展中心（上海）",
     },
 ]
 

@@ -185,6 +185,12 @@ def text_body(msg: EmailMessage) -> str:
     return part.get_content()
 
 
+def html_body(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("html",))
+    assert part is not None
+    return part.get_content()
+
+
 def vevent_of(msg: EmailMessage) -> Any:
     """The VEVENT of the calendar file ``msg`` carries (read with icalendar)."""
     import icalendar

@@ -432,11 +432,23 @@ def test_place_and_hosts_in_chinese_are_set_on_the_settings_page(app, client, lo
     zh = client.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "洛杉矶市中心" in zh and "上海市商务委员会" in zh
 
+    # moved in English only: the Chinese venue named the old place, so it is emptied (and
+    # Chinese readers see the English) rather than stating a place the event left
     data = submitted_as_shown(html)
     resp = client.post(url, data={**data, "venue": "Millennium Biltmore Hotel"},
                        follow_redirects=True)
     html = resp.get_data(as_text=True)
-    assert "Chinese pages and invitations still show the earlier venue" in html
+    assert "The Chinese venue named the earlier one, so it was emptied" in html
+    assert "Venue (Simplified Chinese): 洛杉矶市中心 → —" in html
     values = stored(app, slug)
     assert values is not None and values["schedule_revision"] == 1
-    assert values["venue_zh"] == "洛杉矶市中心"
+    assert (values["venue_zh"], values["city_zh"]) == ("", "洛杉矶")
+    zh = client.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "Millennium Biltmore Hotel" in zh and "洛杉矶市中心" not in zh
+    # moved with its Chinese name: both kept, no warning
+    data = submitted_as_shown(html)
+    resp = client.post(url, data={**data, "venue": "The Westin Bonaventure",
+                                  "venue_zh": "威斯汀酒店"}, follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert "emptied" not in html
+    assert stored(app, slug)["venue_zh"] == "威斯汀酒店"  # type: ignore[index]

@@ -93,9 +93,9 @@ def test_moving_the_event_sends_invitees_its_new_time_and_moves_their_calendar_e
     assert "has changed." in body
     # what they were told, then what it is now
     assert ("Before: October 13, 2030, 10:00–12:00 (America/Los Angeles) · Downtown Los "
-            "Angeles, Los Angeles") in body
+            "Angeles\r\n") in body
     assert ("Now: October 13, 2030, 14:00–16:00 (America/Los Angeles) · Downtown Los "
-            "Angeles, Los Angeles") in body
+            "Angeles\r\n") in body
     assert "Your answer so far: Attending" in body
     assert f"https://rsvp.example.org/rsvp/{token}" in body
     moved = vevent_of(update)
@@ -170,8 +170,8 @@ def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(
     body = text_body(update)
     assert "王晓明，您好：" in body and "“相约上海，共享未来”的日期、时间或地点已变更。" in body
     # the zone and the new venue in Chinese (the old one had no Chinese name: as told)
-    assert "原为：2030年10月13日，北美太平洋时间 10:00 · Downtown Los Angeles" in body
-    assert "现为：2030年10月13日，北美太平洋时间 10:00 · Los Angeles 千禧比特摩尔酒店" in body
+    assert "原为：2030年10月13日（北美太平洋时间10:00） · Downtown Los Angeles" in body
+    assert "现为：2030年10月13日（北美太平洋时间10:00） · Los Angeles 千禧比特摩尔酒店" in body
     assert "您目前的答复：尚未答复" in body
     assert "Millennium Biltmore Hotel" not in body
     assert update["Content-Language"] == "zh-Hans"

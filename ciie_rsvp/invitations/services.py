@@ -31,7 +31,13 @@ from ..emails import (
     format_address,
 )
 from ..extensions import db
-from ..i18n import event_hours, locale_for, with_zone
+from ..i18n import (
+    event_hours,
+    format_event_date,
+    format_event_when,
+    format_rsvp_deadline,
+    locale_for,
+)
 from ..models import (
     PLACE_FIELDS_ZH,
     SCHEDULE_FIELDS,
@@ -51,7 +57,6 @@ from ..models import (
 from ..outbox import enqueue, enqueue_many, outbox_row, requeue
 from ..tokens import derived_token, hash_token, looks_like_token, new_token
 from ..validation import normalize_email
-from ..zones import known_zone, to_local
 from .calendar import PARTSTATS, Person, event_ics
 from .rendering import Rendered, RenderError, TemplateParts, check_syntax, render
 
@@ -175,56 +180,13 @@ def parts_of(row: InvitationTemplate) -> TemplateParts:
 # --- placeholder data -------------------------------------------------------------------------
 
 
-def format_event_date(event: Event, language: str) -> str:
-    start, end = event.start_date, event.end_date
-    if language == "zh-Hans":
-        text = f"{start.year}年{start.month}月{start.day}日"
-        if end != start:
-            text += (f"至{end.month}月{end.day}日" if end.year == start.year
-                     else f"至{end.year}年{end.month}月{end.day}日")
-        return text
-    if end == start:
-        return f"{start:%B} {start.day}, {start.year}"
-    if (end.year, end.month) == (start.year, start.month):
-        return f"{start:%B} {start.day}–{end.day}, {start.year}"
-    return f"{start:%B} {start.day} – {end:%B} {end.day}, {end.year}"
-
-
-def _clock(moment: dt.datetime, language: str) -> str:
-    """An instant on an event's clock, ``moment`` already converted there: its date in
-    ``language`` and the time."""
-    day = moment.date()
-    if language == "zh-Hans":
-        return f"{day.year}年{day.month}月{day.day}日 {moment:%H:%M}"
-    return f"{day:%B} {day.day}, {day.year} {moment:%H:%M}"
-
-
-def format_event_when(event: Event, language: str) -> str:
-    """The event's days and, when it has them, its hours: what the RSVP pages show."""
-    hours = event_hours(event, language)
-    day = format_event_date(event, language)
-    if not hours:
-        return day
-    return f"{day}，{hours}" if language == "zh-Hans" else f"{day}, {hours}"
-
-
-def format_rsvp_deadline(event: Event, language: str) -> str:
-    """The RSVP deadline on the event's clock, with its zone; empty when it has none (answers
-    are then taken until the first day begins)."""
-    if event.rsvp_deadline is None:
-        return ""
-    zone = known_zone(event.timezone)
-    local = to_local(event.rsvp_deadline, zone)
-    assert local is not None
-    return with_zone(_clock(local, language), zone, language)
-
-
 def event_data(event: Event, language: str) -> dict[str, str]:
     zh = language == "zh-Hans"
     return {
         "name": (event.name_zh or event.name_en) if zh else event.name_en,
         "date": format_event_date(event, language),
         "time": event_hours(event, language),
+        "place": event.place(language),
         "venue": event.text("venue", language),
         "city": event.text("city", language),
         "hosts": event.text("hosts", language),

@@ -147,8 +147,11 @@ def update_event(event: Event, values: dict[str, Any], *, by: Organizer | None =
 
     A change to the days, times, zone or place (``SCHEDULE_FIELDS``) starts a new schedule
     revision of the event (``invitations.services.schedule_update_count`` counts whom to
-    tell)."""
+    tell). A Chinese text whose English changed while it did not is emptied: it named the
+    earlier venue (or hosts...), and Chinese readers then see the English until it is
+    translated again (see :func:`translation_warning`)."""
     check(values)
+    values = {**values, **_stale_translations(event, values)}
     schedule = _schedule(event)
     old_zone = event_zone(event)
     changed = [name for name in SETTINGS if getattr(event, name) != values[name]]
@@ -227,16 +230,26 @@ def zone_change_warning(event: Event, changed: list[str]) -> str | None:
             "that clock. Invitations already sent gave times on the old one.")
 
 
-def translation_warning(event: Event, changed: list[str]) -> str | None:
-    """What an admin should know after changing the venue, city, country, hosts or
-    organizers in English but not their Chinese text (Chinese readers still see the old)."""
-    stale = [name for name in ("venue", "city", "country", "hosts", "organizers")
-             if name in changed and f"{name}_zh" not in changed and getattr(event, f"{name}_zh")]
-    if not stale:
+TRANSLATED = ("venue", "city", "country", "hosts", "organizers")  # each has a <name>_zh
+
+
+def _stale_translations(event: Event, values: Mapping[str, Any]) -> dict[str, str]:
+    """The Chinese texts to empty: those left as they were while their English changed."""
+    return {f"{name}_zh": "" for name in TRANSLATED
+            if values[name] != getattr(event, name) and getattr(event, f"{name}_zh")
+            and values[f"{name}_zh"] == getattr(event, f"{name}_zh")}
+
+
+def translation_warning(event: Event, changed: list[str],
+                        submitted: Mapping[str, Any]) -> str | None:
+    """What an admin should know when :func:`update_event` emptied Chinese texts that named
+    the earlier venue (or city, hosts...) although the form still ``submitted`` them."""
+    emptied = [name for name in TRANSLATED if f"{name}_zh" in changed
+               and not getattr(event, f"{name}_zh") and submitted.get(f"{name}_zh")]
+    if not emptied:
         return None
-    return ("Chinese pages and invitations still show the earlier "
-            + ", ".join(name.replace("_", " ") for name in stale)
-            + ": change the Simplified Chinese text too, or empty it to show the English.")
+    return ("The Chinese " + ", ".join(emptied) + " named the earlier one, so it was emptied: "
+            "Chinese pages and invitations show the English until you give the Chinese again.")
 
 
 def settings_of(event: Event) -> dict[str, Any]:

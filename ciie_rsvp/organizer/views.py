@@ -497,15 +497,16 @@ def event_settings(slug: str) -> str | BaseResponse | tuple[str, int]:
     event = _event_or_404(slug)
     form = EventForm(data=None if request.method == "POST" else events.settings_of(event))
     if form.validate_on_submit():
+        settings = form.settings()
         try:
-            changed = events.update_event(event, form.settings(), by=current_organizer(),
+            changed = events.update_event(event, settings, by=current_organizer(),
                                           labels=form.labels())
         except events.EventError as exc:
             db.session.rollback()
             form.refuse(exc)
         else:
             warnings = [events.zone_change_warning(event, changed),
-                        events.translation_warning(event, changed)]
+                        events.translation_warning(event, changed, settings)]
             db.session.commit()
             flash("Saved." if changed else "Nothing was changed.", "success")
             for warning in filter(None, warnings):

@@ -29,16 +29,16 @@ SEEDED = {
         "country": ("United States", "美国"),
         "hosts": ("Shanghai Municipal Commission of Commerce", "上海市商务委员会"),
         "organizers": ("World Trade Center Los Angeles; Shanghai Foreign Investment "
-                       "Development Board", "洛杉矶世界贸易中心；上海市外国投资促进中心"),
+                       "Development Board", "洛杉矶世界贸易中心、上海市外国投资促进中心"),
     },
     "ciie-2022": {
         "venue": ("National Exhibition and Convention Center (Shanghai)", "国家会展中心（上海）"),
         "city": ("Shanghai", "上海"),
         "country": ("China", "中国"),
         "hosts": ("Ministry of Commerce of the People's Republic of China; Shanghai Municipal "
-                  "People's Government", "中华人民共和国商务部；上海市人民政府"),
+                  "People's Government", "中华人民共和国商务部、上海市人民政府"),
         "organizers": ("China International Import Expo Bureau; National Exhibition and "
-                       "Convention Center (Shanghai)", "中国国际进口博览局；国家会展中心（上海）"),
+                       "Convention Center (Shanghai)", "中国国际进口博览局、国家会展中心（上海）"),
     },
 }
 
