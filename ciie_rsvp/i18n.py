@@ -91,10 +91,15 @@ def localized(obj: Any, field: str) -> str:
     return getattr(obj, english, "") or ""
 
 
+# Where Babel's name is not the one readers use (its 中国时间 for Macau, 美国（檀香山）时间).
+_ZONE_NAMES_ZH = {"Asia/Macau": "澳门时间", "Asia/Macao": "澳门时间",
+                  "Pacific/Honolulu": "夏威夷时间", "US/Hawaii": "夏威夷时间"}
+
+
 def zone_name(zone: str, language: str | None = None) -> str:
     """A known zone's name as pages and messages in ``language`` (default: the page's) show
     it: ``America/Los Angeles`` in English (what organizers chose from); in Chinese as Chinese
-    readers know it: ``北美太平洋时间``, ``北京时间``, ``协调世界时（UTC）``, ``UTC+8``."""
+    readers know it: ``北美太平洋时间``, ``北京时间``, ``协调世界时``, ``UTC+8``."""
     return _zone_name(zone, language or html_lang())
 
 
@@ -106,17 +111,23 @@ def _zone_name(zone: str, language: str) -> str:
         name = get_timezone_name(zone, locale="zh_Hans_CN")
     except LookupError:  # Babel's zone data (pytz) may lack a zone the system has
         name = "未知"
+    if zone in _ZONE_NAMES_ZH:
+        return _ZONE_NAMES_ZH[zone]
     if name == "中国时间":  # Babel's name for Asia/Shanghai and its aliases
         return "北京时间"
-    if "未知" not in name:
+    if "未知" not in name and not any("a" <= c.lower() <= "z" for c in name):
         return name
-    # Babel knows no place for UTC, GMT and the fixed Etc/GMT±N zones: say their offset
-    offset = dt.datetime(2000, 1, 1, tzinfo=zoneinfo.ZoneInfo(zone)).utcoffset()
+    # Babel knows no place for UTC, GMT, the fixed Etc/GMT±N zones and the old POSIX-style
+    # ones (EST5EDT): say their offset, or their name when daylight saving time moves it
+    tz = zoneinfo.ZoneInfo(zone)
+    offset = dt.datetime(2000, 1, 1, tzinfo=tz).utcoffset()
+    if offset != dt.datetime(2000, 7, 1, tzinfo=tz).utcoffset():
+        return zone_label(zone)
     if not offset:
-        return "协调世界时（UTC）"
+        return "协调世界时"
     minutes = int(offset.total_seconds()) // 60
     hours, rest = divmod(abs(minutes), 60)
-    return f"UTC{'+' if minutes > 0 else '−'}{hours}" + (f":{rest:02d}" if rest else "")
+    return f"UTC{'+' if minutes > 0 else '-'}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def with_zone(text: str, zone: str, language: str | None = None) -> str:
@@ -124,7 +135,9 @@ def with_zone(text: str, zone: str, language: str | None = None) -> str:
     (``10:00 (America/Los Angeles)``), before it in Chinese (``北京时间10:00``)."""
     language = language or html_lang()
     name = zone_name(zone, language)
-    return f"{name}{text}" if language == "zh-Hans" else f"{text} ({name})"
+    if language != "zh-Hans":
+        return f"{text} ({name})"
+    return f"{name}{text}" if not name[-1].isascii() else f"{name} {text}"  # UTC+8 09:00
 
 
 def event_time(value: dt.datetime, zone: str) -> str:

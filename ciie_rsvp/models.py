@@ -204,22 +204,26 @@ class Event(db.Model):
         return getattr(self, field, None) or ""
 
     def place(self, language: str) -> str:
-        """Venue, city and country in ``language``, as one line, leaving out a city the
-        venue already names: ``Downtown Los Angeles, United States``. In Chinese from the
-        largest to the smallest, as addresses run: ``美国洛杉矶市中心``,
-        ``中国上海 国家会展中心（上海）``."""
+        """Venue, city and country in ``language``, as one line: ``Downtown Los Angeles,
+        Los Angeles, United States``. In Chinese from the largest to the smallest, run
+        together as addresses are, without a city the venue begins with: ``美国洛杉矶市中心``,
+        ``美国旧金山莫斯康展览中心``; a national institution's name keeps a space after the
+        region (``中国上海 国家会展中心（上海）``, not ``中国国家…``). With no Chinese text at all,
+        Chinese readers get the English line."""
+        if language != "zh-Hans" or not any(getattr(self, f"{n}_zh", None)
+                                             for n in ("venue", "city", "country")):
+            return ", ".join(p for p in (self.venue, self.city, self.country) if p)
         country, city, venue = (self.text(n, language) for n in ("country", "city", "venue"))
-        if language != "zh-Hans":
-            if city and city in venue:
-                city = ""
-            return ", ".join(p for p in (venue, city, country) if p)
-        # a venue that starts with the city's name carries it (洛杉矶市中心, in 洛杉矶), and
-        # so does an English one (no Chinese text) that names it anywhere
-        carried = bool(city and (venue.startswith(city) or venue.isascii() and city in venue))
-        region = _run_together(country, "" if carried else city)
+        if city and (city == country or _starts_with_place(venue, city)):
+            city = ""  # 新加坡 in 新加坡; 洛杉矶市中心 names 洛杉矶, 上海国际会议中心 上海市
+        if country and _starts_with_place(city or venue, country):
+            country = ""
+        region = _run_together(country, city)
         if not (region and venue):
             return region or venue
-        return region + venue if carried and _cjk_joint(region, venue) else f"{region} {venue}"
+        if venue.startswith(_NATIONAL) and _cjk_joint(region, venue):
+            return f"{region} {venue}"
+        return _run_together(region, venue)
 
     def column_values(self) -> dict[str, Any]:
         """Every stored value of the event, by attribute name."""
@@ -237,6 +241,16 @@ class Event(db.Model):
         copy = Event(**values)
         copy._frozen_content_key = tuple(values.values())
         return copy
+
+
+# Names that begin like this would read as part of a longer one after a country (中国国家…).
+_NATIONAL = ("国家", "中国", "全国")
+
+
+def _starts_with_place(name: str, place: str) -> bool:
+    """Whether ``name`` begins with ``place`` (with or without its 市 or 省)."""
+    return bool(place) and (name.startswith(place) or len(place) > 2
+                            and place.endswith(("市", "省")) and name.startswith(place[:-1]))
 
 
 def _cjk_joint(left: str, right: str) -> bool:

@@ -99,14 +99,38 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes or drops a column by rebuilding the table (batch mode), which
+            # drops the old one; with foreign keys on, that deletes every row pointing at it
+            # through ON DELETE CASCADE (downgrading events emptied registrations). The pragma
+            # only takes effect outside a transaction: straight to the driver, before one.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args,
+                **({"on_version_apply": _check_foreign_keys} if sqlite else {})
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                # SQLite commits each migration on its own; what is open now only read. With
+                # foreign keys back on, the connection goes back to the pool.
+                if connection.in_transaction():
+                    connection.rollback()
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(ctx, step, heads, run_args):
+    """After each SQLite migration, in its transaction: what the rebuilds did not check (with
+    foreign keys off) must still hold, or the migration fails and is rolled back."""
+    broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"migration {step.up_revision_id} broke foreign keys: {broken[:5]}")
 
 
 if context.is_offline_mode():

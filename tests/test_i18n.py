@@ -152,11 +152,14 @@ def test_chinese_pages_name_the_place_hosts_and_zone_in_chinese(client, make_eve
     ("PRC", "PRC", "北京时间"),
     ("America/Los_Angeles", "America/Los Angeles", "北美太平洋时间"),
     ("America/New_York", "America/New York", "北美东部时间"),
-    ("UTC", "UTC", "协调世界时（UTC）"),
-    ("Etc/UTC", "Etc/UTC", "协调世界时（UTC）"),
-    ("GMT", "GMT", "协调世界时（UTC）"),
+    ("UTC", "UTC", "协调世界时"),
+    ("Etc/UTC", "Etc/UTC", "协调世界时"),
+    ("GMT", "GMT", "协调世界时"),
     ("Etc/GMT-8", "Etc/GMT-8", "UTC+8"),  # the Etc/ signs run backwards
-    ("Etc/GMT+5", "Etc/GMT+5", "UTC−5"),
+    ("Etc/GMT+5", "Etc/GMT+5", "UTC-5"),
+    ("Asia/Macau", "Asia/Macau", "澳门时间"),
+    ("Pacific/Honolulu", "Pacific/Honolulu", "夏威夷时间"),
+    ("EST5EDT", "EST5EDT", "EST5EDT"),  # no Chinese name, and its offset moves
 ])
 def test_zone_names_in_each_language(app, zone, english, chinese):
     from ciie_rsvp.i18n import with_zone, zone_name
@@ -164,29 +167,56 @@ def test_zone_names_in_each_language(app, zone, english, chinese):
     with app.test_request_context():
         assert zone_name(zone, "en") == english and zone_name(zone, "zh-Hans") == chinese
         assert with_zone("10:00", zone, "en") == f"10:00 ({english})"
-        assert with_zone("10:00", zone, "zh-Hans") == f"{chinese}10:00"
+        # Chinese names run into the time; a Latin one (UTC+8) keeps a space
+        joint = " " if chinese[-1].isascii() else ""
+        assert with_zone("10:00", zone, "zh-Hans") == f"{chinese}{joint}10:00"
+
+
+def test_every_selectable_zone_has_a_name_in_chinese(app):
+    """No zone an organizer can choose comes out as Babel's 未知地区 or with Latin text
+    inside Chinese brackets."""
+    from ciie_rsvp.i18n import zone_name
+    from ciie_rsvp.zones import time_zones
+
+    with app.test_request_context():
+        names = {zone: zone_name(zone, "zh-Hans") for zone in time_zones()}
+    odd = {z: n for z, n in names.items()
+           if "未知" in n or "（" in n and any("a" <= c.lower() <= "z" for c in n)}
+    assert not odd
 
 
 @pytest.mark.parametrize(("fields", "english", "chinese"), [
     ({"venue": "Downtown Los Angeles", "city": "Los Angeles", "country": "United States",
       "venue_zh": "洛杉矶市中心", "city_zh": "洛杉矶", "country_zh": "美国"},
-     "Downtown Los Angeles, United States", "美国洛杉矶市中心"),
+     "Downtown Los Angeles, Los Angeles, United States", "美国洛杉矶市中心"),
     ({"venue": "National Exhibition and Convention Center (Shanghai)", "city": "Shanghai",
       "country": "China", "venue_zh": "国家会展中心（上海）", "city_zh": "上海",
       "country_zh": "中国"},
-     "National Exhibition and Convention Center (Shanghai), China",
+     "National Exhibition and Convention Center (Shanghai), Shanghai, China",
      "中国上海 国家会展中心（上海）"),
-    # a venue that starts with the city carries it; one that does not follows a space
+    # Chinese names run together; a venue that starts with the city (上海市 too) carries it
+    ({"venue": "Moscone Center", "city": "San Francisco", "country": "United States",
+      "venue_zh": "莫斯康展览中心", "city_zh": "旧金山", "country_zh": "美国"},
+     "Moscone Center, San Francisco, United States", "美国旧金山莫斯康展览中心"),
+    ({"venue": "SICC", "city": "Shanghai", "country": "China", "venue_zh": "上海国际会议中心",
+      "city_zh": "上海市", "country_zh": "中国"}, "SICC, Shanghai, China", "中国上海国际会议中心"),
+    ({"venue": "Marina Bay Sands", "city": "Singapore", "country": "Singapore",
+      "venue_zh": "滨海湾金沙会展中心", "city_zh": "新加坡", "country_zh": "新加坡"},
+     "Marina Bay Sands, Singapore, Singapore", "新加坡滨海湾金沙会展中心"),
+    # no Chinese text at all: the English line (it used to come out in Chinese order)
+    ({"venue": "Los Angeles Chamber of Commerce", "city": "Commerce",
+      "country": "United States"}, "Los Angeles Chamber of Commerce, Commerce, United States",
+     "Los Angeles Chamber of Commerce, Commerce, United States"),
     ({"venue": "Millennium Biltmore Hotel", "city": "Los Angeles", "country": "United States",
       "venue_zh": "洛杉矶千禧比特摩尔酒店", "city_zh": "洛杉矶", "country_zh": "美国"},
      "Millennium Biltmore Hotel, Los Angeles, United States", "美国洛杉矶千禧比特摩尔酒店"),
     ({"venue": "Millennium Biltmore Hotel", "city": "Los Angeles", "country": "United States",
       "venue_zh": "千禧比特摩尔酒店", "city_zh": "洛杉矶", "country_zh": "美国"},
-     "Millennium Biltmore Hotel, Los Angeles, United States", "美国洛杉矶 千禧比特摩尔酒店"),
+     "Millennium Biltmore Hotel, Los Angeles, United States", "美国洛杉矶千禧比特摩尔酒店"),
     # a name without Chinese text stays English, set apart by a space
     ({"venue": "Hilton Pasadena", "city": "Pasadena", "country": "United States",
-      "country_zh": "美国"}, "Hilton Pasadena, United States",
-     "美国 Hilton Pasadena"),
+      "country_zh": "美国"}, "Hilton Pasadena, Pasadena, United States",
+     "美国 Pasadena Hilton Pasadena"),
     ({"venue": "", "city": "", "country": ""}, "", ""),
 ])
 def test_the_place_in_one_line(fields, english, chinese):

@@ -107,3 +107,45 @@ def test_0010_names_the_seeded_events_in_chinese_unless_they_were_changed(empty_
         assert seed.seed_events() == []  # and seeding again adds nothing
         db.session.remove()
         db.engine.dispose()
+
+
+def test_sqlite_table_rebuilds_keep_the_rows_that_point_at_them(tmp_path):
+    """SQLite drops or changes a column by rebuilding the table; with foreign keys on, the
+    old table's DROP deleted every registration of every event through ON DELETE CASCADE
+    (downgrading 0010, 0008 or 0006). Migrations now run with the foreign keys off, and
+    check them before they commit."""
+    from sqlalchemy import text
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'keep.sqlite3'}",
+                      "TESTING": True, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "m"})
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO events (slug, name_en, name_zh, summary_en, summary_zh, "
+                "start_date, end_date, timezone, venue, city, country, hosts, organizers, "
+                "is_published, created_at) VALUES ('keep', 'Keep', '', '', '', '2030-10-13', "
+                "'2030-10-13', 'UTC', 'V', 'C', 'X', '', '', 1, '2026-11-01 00:00:00')"))
+            conn.execute(text(
+                "INSERT INTO registrations (event_id, status, source, manage_token_hash, "
+                "company, website, sector, company_size, county, first_name, last_name, "
+                "job_title, email, email_normalized, phone, interest_exhibit, "
+                "interest_delegation, interest_conference, interest_matchmaking, delegates, "
+                "language, notes, consent_at, consent_notice_version, created_at, updated_at) "
+                "SELECT id, 'submitted', 'web', 'h', 'Co', '', 'other', '1-9', 'Fresno', 'A', "
+                "'B', '', 'a@x.org', 'a@x.org', '+12135550142', 0, 0, 1, 0, 1, 'en', '', "
+                "'2026-11-01 00:00:00', 'v', '2026-11-01 00:00:00', '2026-11-01 00:00:00' "
+                "FROM events WHERE slug = 'keep'"))
+
+        def count() -> int:
+            with db.engine.connect() as conn:
+                return conn.execute(text("SELECT count(*) FROM registrations")).scalar_one()
+
+        for revision in ("0009", "0007", "0005"):
+            downgrade(revision=revision)
+            assert count() == 1, f"registrations lost downgrading to {revision}"
+        upgrade()
+        assert count() == 1
+        with db.engine.connect() as conn:  # and the foreign keys are on again afterwards
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+        db.engine.dispose()

@@ -452,3 +452,14 @@ def test_place_and_hosts_in_chinese_are_set_on_the_settings_page(app, client, lo
     html = resp.get_data(as_text=True)
     assert "emptied" not in html
     assert stored(app, slug)["venue_zh"] == "威斯汀酒店"  # type: ignore[index]
+    # filling in an English text that was empty leaves its Chinese one as it is
+    data = submitted_as_shown(html)
+    assert data["country"] == ""
+    client.post(url, data={**data, "country_zh": "美国"})
+    data = submitted_as_shown(client.get(url).get_data(as_text=True))
+    html = client.post(url, data={**data, "country": "United States"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "emptied" not in html
+    values = stored(app, slug)
+    assert values is not None and (values["country"], values["country_zh"]) == (
+        "United States", "美国")

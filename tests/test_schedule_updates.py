@@ -90,12 +90,12 @@ def test_moving_the_event_sends_invitees_its_new_time_and_moves_their_calendar_e
     assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     body = text_body(update)
     assert "Dear Maria Lopez," in body
-    assert "has changed." in body
+    assert "The date or time of Meet in Shanghai, Share the Future has changed." in body
     # what they were told, then what it is now
     assert ("Before: October 13, 2030, 10:00–12:00 (America/Los Angeles) · Downtown Los "
-            "Angeles\r\n") in body
+            "Angeles, Los Angeles") in body
     assert ("Now: October 13, 2030, 14:00–16:00 (America/Los Angeles) · Downtown Los "
-            "Angeles\r\n") in body
+            "Angeles, Los Angeles") in body
     assert "Your answer so far: Attending" in body
     assert f"https://rsvp.example.org/rsvp/{token}" in body
     moved = vevent_of(update)
@@ -134,6 +134,33 @@ def test_moving_the_event_sends_invitees_its_new_time_and_moves_their_calendar_e
     assert "template welcome: 1 invitation(s)" in history
 
 
+def test_chinese_names_given_after_the_invitation_are_not_a_move(smtp_app, smtp_server,
+                                                                  make_event, make_invitee):
+    """Invited while the event had no Chinese place; the Chinese names came later (no new
+    revision), then the time changed: the update says the time changed, and states the
+    same place before and after, in Chinese."""
+    slug = make_event(start_time=dt.time(10, 0), country="United States")
+    seed_welcome(smtp_app, slug)
+    make_invitee(slug, first_name="晓明", last_name="王", email="wang@example.cn",
+                 language="zh-Hans")
+    assert send(smtp_app, slug).exit_code == 0
+    with smtp_app.app_context():
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        values = events.settings_of(event)
+        events.update_event(event, {**values, "venue_zh": "洛杉矶市中心", "city_zh": "洛杉矶",
+                                    "country_zh": "美国"})
+        assert event.schedule_revision == 0
+        events.update_event(event, {**events.settings_of(event), "start_time": dt.time(14)})
+        assert event.schedule_revision == 1
+        db.session.commit()
+    assert smtp_app.test_cli_runner().invoke(
+        args=["invitations", "update", "--event", slug]).exit_code == 0
+    body = text_body(smtp_server.parsed()[-1])
+    assert "“相约上海，共享未来”的日期或时间已变更。" in body
+    assert "原为：2030年10月13日（北美太平洋时间10:00） · 美国洛杉矶市中心\r\n" in body
+    assert "现为：2030年10月13日（北美太平洋时间14:00） · 美国洛杉矶市中心\r\n" in body
+
+
 def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(
         smtp_app, smtp_server, client, make_event, make_invitee):
     slug = make_event(start_time=dt.time(10, 0))
@@ -168,7 +195,7 @@ def test_the_update_speaks_each_invitees_language_and_spares_those_who_left(
     assert update["To"].addresses[0].addr_spec == "wang@example.cn"
     assert update["Subject"] == "活动变更：相约上海，共享未来"
     body = text_body(update)
-    assert "王晓明，您好：" in body and "“相约上海，共享未来”的日期、时间或地点已变更。" in body
+    assert "王晓明，您好：" in body and "“相约上海，共享未来”的活动地点已变更。" in body
     # the zone and the new venue in Chinese (the old one had no Chinese name: as told)
     assert "原为：2030年10月13日（北美太平洋时间10:00） · Downtown Los Angeles" in body
     assert "现为：2030年10月13日（北美太平洋时间10:00） · Los Angeles 千禧比特摩尔酒店" in body

@@ -609,7 +609,7 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
             result.skipped.append((inv.id, check.problem))
             continue
         assert check.template is not None and check.rendered is not None
-        prefix = "提醒：" if check.language == "zh-Hans" else "Reminder: "
+        prefix = "【提醒】" if check.language == "zh-Hans" else "Reminder: "
         check.rendered.subject = prefix + check.rendered.subject
         message = _compose(inv.token_nonce, token, reg, event, check, round_)
         outbox_id = enqueue(message, kind="invitation_reminder", registration_id=reg.id,
@@ -660,8 +660,9 @@ def event_as_told(snapshot: str | None, current: Event | None = None) -> Event |
     """A transient event holding only the schedule ``snapshot`` states (None without one),
     for formatting what an invitee was told.
 
-    A snapshot from before the place was kept in Chinese takes the ``current`` event's
-    Chinese names where the English name is still the one told (else the English one).
+    Where the message stated no Chinese name (a snapshot from before they were kept, or the
+    event had none then), it takes the ``current`` event's Chinese name if the English one is
+    still the one told: a translation added since is not a move.
     """
     if not snapshot:
         return None
@@ -672,7 +673,7 @@ def event_as_told(snapshot: str | None, current: Event | None = None) -> Event |
         values[name] = dt.time.fromisoformat(values[name]) if values[name] else None
     for name in PLACE_FIELDS_ZH:
         english = name.removesuffix("_zh")
-        if name not in values and current is not None \
+        if not values.get(name) and current is not None \
                 and getattr(current, english) == values.get(english):
             values[name] = getattr(current, name)
     return Event(**{name: values.get(name) for name in (*SCHEDULE_FIELDS, *PLACE_FIELDS_ZH)})
@@ -762,6 +763,22 @@ def _when_and_where(event: Event, language: str) -> str:
     return f"{when} · {place}" if place else when
 
 
+_PLACE_FIELDS = ("venue", "city", "country")
+
+
+def _what_changed(told: Event | None, event: Event) -> str:
+    """``place``, ``time`` (days, times or zone) or ``both`` (also when nothing says what
+    the invitee was told) between ``told`` and ``event``."""
+    if told is None:
+        return "both"
+    moved = {name for name in SCHEDULE_FIELDS if getattr(told, name) != getattr(event, name)}
+    if moved and moved <= set(_PLACE_FIELDS):
+        return "place"
+    if moved and not moved & set(_PLACE_FIELDS):
+        return "time"
+    return "both"
+
+
 def _update_message(inv: Invitation, event: Event, address: str, token: str) -> BuiltMessage:
     """The "date, time or place changed" email of ``inv``, in the invitee's language."""
     reg = inv.registration
@@ -771,6 +788,7 @@ def _update_message(inv: Invitation, event: Event, address: str, token: str) -> 
     context = {
         "name": reg.full_name,
         "event_name": data["name"],
+        "changed": _what_changed(told, event),
         "now": _when_and_where(event, language),
         # what their latest message said, when it is known
         "before": _when_and_where(told, language) if told is not None else "",

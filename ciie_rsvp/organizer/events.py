@@ -234,9 +234,11 @@ TRANSLATED = ("venue", "city", "country", "hosts", "organizers")  # each has a <
 
 
 def _stale_translations(event: Event, values: Mapping[str, Any]) -> dict[str, str]:
-    """The Chinese texts to empty: those left as they were while their English changed."""
+    """The Chinese texts to empty: those left as they were while their English changed
+    (filling in an English text that was empty changes nothing the Chinese says)."""
     return {f"{name}_zh": "" for name in TRANSLATED
-            if values[name] != getattr(event, name) and getattr(event, f"{name}_zh")
+            if getattr(event, name) and values[name] != getattr(event, name)
+            and getattr(event, f"{name}_zh")
             and values[f"{name}_zh"] == getattr(event, f"{name}_zh")}
 
 
