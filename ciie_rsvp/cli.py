@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import signal
 import sys
 import threading
@@ -94,8 +95,13 @@ def serve_command(host: str, port: int, workers: int | None, debug: bool, no_mig
         if created:
             click.echo(f"Seeded events: {', '.join(created)}")
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    if not os.environ.get("CIIE_RSVP_BASE_URL"):
+        # Links in mail follow the address served, unless the operator set the public one
+        # (the default named port 5000 whatever --port said). Workers read it at start.
+        os.environ["CIIE_RSVP_BASE_URL"] = f"http://{shown_host}:{port}"
+        app.config["BASE_URL"] = os.environ["CIIE_RSVP_BASE_URL"]
     click.echo(f"ciie-rsvp is running: open http://{shown_host}:{port}/")
-    click.echo(f"Mail goes to: {app.config['MAIL_URL']}")
+    click.echo(f"Mail goes to: {app.config['MAIL_URL']}; its links start {app.config['BASE_URL']}")
     if debug:
         app.run(host=host, port=port, debug=True)
         return
@@ -337,7 +343,7 @@ def print_preflight(report: Any) -> None:
     click.echo(f"preflight of {report.template_name!r} for {report.event_slug} "
                f"(status: {report.status})")
     if report.template_missing:
-        click.echo("  the template has no English version: nothing can be sent")
+        click.echo(f"  nothing can be sent: {report.missing_reason()}")
     click.echo(f"  selected: {counts['selected']}, ready to send: {counts['ready']}")
     for problem, label in PROBLEMS.items():
         if counts[problem]:
@@ -390,6 +396,7 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
         except services.InvitationError as exc:
             raise click.ClickException(str(exc)) from None
         combined.template_missing = report.template_missing
+        combined.template_exists = report.template_exists
         combined.checks.extend(report.checks)
         db.session.rollback()  # end the read; the write below takes the lock only briefly
         if combined.template_missing:

@@ -773,3 +773,21 @@ def test_the_calendar_file_says_what_the_invitee_answered(smtp_app, client, invi
                                                    "answer": answer})
         assert resp.status_code == 303
         assert partstat() == expected
+
+
+def test_sending_before_any_template_exists_says_how_to_make_one(app, client, make_event,
+                                                                 make_invitee,
+                                                                 login_organizer):
+    """A new event has no template until one is made on its Invitations page; sending then
+    used to say "the template has no English version", also for Chinese registrants."""
+    slug = make_event()
+    make_invitee(slug, language="zh-Hans")
+    for args in (("--dry-run",), ()):
+        result = send(app, slug, *args)
+        assert result.exit_code == 1
+        assert ("nothing can be sent: the event has no invitation template “welcome” yet: "
+                "make one on its Invitations page") in result.output
+        assert "no English version" not in result.output
+    login_organizer("admin")
+    page = client.get(f"/organizer/events/{slug}/invitations/preflight?template=welcome")
+    assert "has no invitation template “welcome” yet" in page.get_data(as_text=True)

@@ -293,7 +293,16 @@ class Preflight:
     template_name: str
     status: str
     checks: list[Check] = field(default_factory=list)
-    template_missing: bool = False
+    template_missing: bool = False  # no English version (the one every language falls back to)
+    template_exists: bool = True  # in any language
+
+    def missing_reason(self) -> str:
+        """Why nothing can be sent, when :attr:`template_missing`."""
+        if not self.template_exists:
+            return (f"the event has no invitation template “{self.template_name}” yet: make "
+                    "one on its Invitations page (“Start from the standard welcome "
+                    "invitation”)")
+        return f"the template “{self.template_name}” has no English version"
 
     @property
     def ready(self) -> list[Check]:
@@ -361,7 +370,8 @@ def _check(reg: Registration, event: Event, templates: dict[str, InvitationTempl
         return check
     row = templates.get(language)
     if row is None:
-        check.problem, check.detail = "render_failed", "no English version of the template"
+        check.problem = "render_failed"
+        check.detail = "no English version of the template" if templates else "no template"
         return check
     check.template = row
     try:
@@ -386,7 +396,7 @@ def preflight(event: Event, template_name: str, *, status: str | None = "approve
     report = Preflight(event.slug, template_name, status or ANY_STATUS)
     templates = templates_of(event, template_name)
     if "en" not in templates:
-        report.template_missing = True
+        report.template_missing, report.template_exists = True, bool(templates)
     regs = select_recipients(event, status=status, registration_ids=registration_ids)
     invited = set(db.session.scalars(select(Invitation.registration_id).where(
         Invitation.event_id == event.id)))

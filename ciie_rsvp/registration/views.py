@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 
@@ -38,7 +39,10 @@ def privacy() -> str:
 
 
 def _email_key() -> str:
-    return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+    """The per-address rate-limit key: a hash, so the limiter's store (Redis) holds no
+    addresses, as the sign-in throttle's does not."""
+    address = (request.form.get("email") or "").strip().lower()[:254]
+    return "email:" + hashlib.sha256(address.encode()).hexdigest()
 
 
 def _no_address() -> bool:
