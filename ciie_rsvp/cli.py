@@ -442,11 +442,12 @@ def invitations_resend(slug: str) -> None:
     """Queue failed invitation messages again (same Message-ID)."""
     from .invitations import services
 
-    ids, unsubscribed = services.resend_failed(_event_or_fail(slug))
+    result = services.resend_failed(_event_or_fail(slug))
     db.session.commit()
-    click.echo(f"queued {len(ids)} failed message(s) again"
-               + (f"; {unsubscribed} left out (unsubscribed)" if unsubscribed else ""))
-    deliver_after_commit(list(ids))
+    click.echo(f"queued {len(result.outbox_ids)} failed message(s) again"
+               + (f"; {result.unsubscribed} left out (unsubscribed)"
+                  if result.unsubscribed else ""))
+    deliver_after_commit(result.outbox_ids)
 
 
 @invitations_group.command("update")

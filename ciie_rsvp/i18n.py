@@ -80,15 +80,20 @@ def html_lang() -> str:
     return "zh-Hans" if str(get_locale()).startswith("zh") else "en"
 
 
-def localized(obj: Any, field: str) -> str:
-    """``obj.<field>_zh`` when rendering Chinese and it is filled in, else the English text:
-    ``obj.<field>_en`` (``name``, ``summary``) or ``obj.<field>`` (``venue``, ``hosts``...)."""
-    if html_lang() == "zh-Hans":
+def text_in(obj: Any, field: str, language: str) -> str:
+    """``obj.<field>_zh`` when ``language`` is Chinese and it is filled in, else the English
+    text: ``obj.<field>_en`` (``name``, ``summary``) or ``obj.<field>`` (``venue``...)."""
+    if language == "zh-Hans":
         value = getattr(obj, f"{field}_zh", "") or ""
         if value:
-            return value
+            return str(value)
     english = f"{field}_en" if hasattr(obj, f"{field}_en") else field
     return getattr(obj, english, "") or ""
+
+
+def localized(obj: Any, field: str) -> str:
+    """:func:`text_in` the language of the page being rendered."""
+    return text_in(obj, field, html_lang())
 
 
 # Where Babel's name is not the one readers use (its 中国时间 for Macau, 美国（檀香山）时间).

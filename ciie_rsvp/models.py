@@ -28,6 +28,7 @@ from sqlalchemy.types import TypeDecorator
 
 from .choices import INTERESTS
 from .extensions import db
+from .i18n import text_in
 from .zones import day_start, ends_at, known_zone
 
 
@@ -118,9 +119,11 @@ def accepting_registrations_sql(now: Any) -> Any:
 # starts a new schedule revision when one changes; invitations remember what they stated).
 SCHEDULE_FIELDS = ("start_date", "end_date", "start_time", "end_time", "timezone", "venue",
                    "city", "country")
-# The place in Chinese, for Chinese readers. A translation does not move the event (no new
-# schedule revision), but invitations remember it with the schedule to state it as told.
-PLACE_FIELDS_ZH = ("venue_zh", "city_zh", "country_zh")
+# Where the event is, and the same in Chinese, for Chinese readers. A translation does not
+# move the event (no new schedule revision), but invitations remember it with the schedule
+# to state it as told.
+PLACE_FIELDS = ("venue", "city", "country")
+PLACE_FIELDS_ZH = tuple(f"{name}_zh" for name in PLACE_FIELDS)
 
 
 class Event(db.Model):
@@ -194,14 +197,10 @@ class Event(db.Model):
         return self.is_published and self.registration_state(now) == "open"
 
     def text(self, field: str, language: str) -> str:
-        """The event's ``field`` (``venue``, ``city``, ``country``, ``hosts``, ``organizers``)
-        as read in ``language``: its Chinese text when reading Chinese and there is one, else
-        the English."""
-        if language == "zh-Hans":
-            value = getattr(self, f"{field}_zh", None)
-            if value:
-                return str(value)
-        return getattr(self, field, None) or ""
+        """The event's ``field`` (``name``, ``summary``, ``venue``, ``city``, ``country``,
+        ``hosts``, ``organizers``) as read in ``language``: its Chinese text when reading
+        Chinese and there is one, else the English."""
+        return text_in(self, field, language)
 
     def place(self, language: str) -> str:
         """Venue, city and country in ``language``, as one line: ``Downtown Los Angeles,
@@ -210,10 +209,9 @@ class Event(db.Model):
         ``美国旧金山莫斯康展览中心``; a national institution's name keeps a space after the
         region (``中国上海 国家会展中心（上海）``, not ``中国国家…``). With no Chinese text at all,
         Chinese readers get the English line."""
-        if language != "zh-Hans" or not any(getattr(self, f"{n}_zh", None)
-                                             for n in ("venue", "city", "country")):
-            return ", ".join(p for p in (self.venue, self.city, self.country) if p)
-        country, city, venue = (self.text(n, language) for n in ("country", "city", "venue"))
+        if language != "zh-Hans" or not any(getattr(self, n) for n in PLACE_FIELDS_ZH):
+            return ", ".join(getattr(self, n) for n in PLACE_FIELDS if getattr(self, n))
+        venue, city, country = (self.text(n, language) for n in PLACE_FIELDS)
         if city and (city == country or _starts_with_place(venue, city)):
             city = ""  # 新加坡 in 新加坡; 洛杉矶市中心 names 洛杉矶, 上海国际会议中心 上海市
         if country and _starts_with_place(city or venue, country):

@@ -286,12 +286,10 @@ def resend(slug: str) -> Response:
     event = _event(slug)
     if not ActionForm().validate_on_submit():
         form_expired()
-    ids, unsubscribed = services.resend_failed(event, _ids("invitation_id"))
-    db.session.commit()
-    dispatch(list(ids))
-    flash(f"{len(ids)} failed message(s) queued again."
-          + (f" {unsubscribed} left out: the address unsubscribed." if unsubscribed else ""),
-          "success")
+    result = _commit_and_dispatch(lambda: services.resend_failed(event, _ids("invitation_id")))
+    flash(f"{len(result.outbox_ids)} failed message(s) queued again."
+          + (f" {result.unsubscribed} left out: the address unsubscribed."
+             if result.unsubscribed else ""), "success")
     return redirect(url_for(".dashboard", slug=slug), code=303)
 
 

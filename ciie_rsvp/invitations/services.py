@@ -39,6 +39,7 @@ from ..i18n import (
     locale_for,
 )
 from ..models import (
+    PLACE_FIELDS,
     PLACE_FIELDS_ZH,
     SCHEDULE_FIELDS,
     AuditEntry,
@@ -181,9 +182,8 @@ def parts_of(row: InvitationTemplate) -> TemplateParts:
 
 
 def event_data(event: Event, language: str) -> dict[str, str]:
-    zh = language == "zh-Hans"
     return {
-        "name": (event.name_zh or event.name_en) if zh else event.name_en,
+        "name": event.text("name", language),
         "date": format_event_date(event, language),
         "time": event_hours(event, language),
         "place": event.place(language),
@@ -191,7 +191,7 @@ def event_data(event: Event, language: str) -> dict[str, str]:
         "city": event.text("city", language),
         "hosts": event.text("hosts", language),
         "organizers": event.text("organizers", language),
-        "summary": (event.summary_zh or event.summary_en) if zh else event.summary_en,
+        "summary": event.text("summary", language),
         "rsvp_deadline": format_rsvp_deadline(event, language),
     }
 
@@ -634,10 +634,14 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
     return result
 
 
-def resend_failed(event: Event, invitation_ids: Iterable[int] | None = None
-                  ) -> tuple[list[int], int]:
-    """Queue failed invitation messages again (same Message-ID): (their outbox ids, how many
-    were left failed because the address unsubscribed)."""
+@dataclass
+class ResendResult:
+    outbox_ids: list[int]  # queued again
+    unsubscribed: int  # left failed: the address unsubscribed
+
+
+def resend_failed(event: Event, invitation_ids: Iterable[int] | None = None) -> ResendResult:
+    """Queue failed invitation messages again (same Message-ID)."""
     query = (select(OutboxMessage.id).join(Invitation, Invitation.id == OutboxMessage.invitation_id)
              .where(Invitation.event_id == event.id,
                     OutboxMessage.status == OutboxStatus.FAILED.value))
@@ -649,7 +653,7 @@ def resend_failed(event: Event, invitation_ids: Iterable[int] | None = None
                                       MailOptOut.email_normalized == func.lower(
                                           OutboxMessage.recipient))
         .where(OutboxMessage.id.in_(ids)))) if ids else set()
-    return requeue([i for i in ids if i not in opted]), len(opted)
+    return ResendResult(requeue([i for i in ids if i not in opted]), len(opted))
 
 
 # --- schedule changes -------------------------------------------------------------------------
@@ -773,18 +777,15 @@ def _when_and_where(event: Event, language: str) -> str:
     return f"{when} · {place}" if place else when
 
 
-_PLACE_FIELDS = ("venue", "city", "country")
-
-
 def _what_changed(told: Event | None, event: Event) -> str:
     """``place``, ``time`` (days, times or zone) or ``both`` (also when nothing says what
     the invitee was told) between ``told`` and ``event``."""
     if told is None:
         return "both"
     moved = {name for name in SCHEDULE_FIELDS if getattr(told, name) != getattr(event, name)}
-    if moved and moved <= set(_PLACE_FIELDS):
+    if moved and moved <= set(PLACE_FIELDS):
         return "place"
-    if moved and not moved & set(_PLACE_FIELDS):
+    if moved and not moved & set(PLACE_FIELDS):
         return "time"
     return "both"
 

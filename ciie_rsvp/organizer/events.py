@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from ..extensions import db
-from ..models import SCHEDULE_FIELDS, AuditEntry, Event, Invitation, Organizer
+from ..models import PLACE_FIELDS, SCHEDULE_FIELDS, AuditEntry, Event, Invitation, Organizer
 from ..validation import header_text_problem
 from ..zones import ends_at, known_zone, time_zones, to_local, to_utc, zone_label
 
@@ -230,7 +230,7 @@ def zone_change_warning(event: Event, changed: list[str]) -> str | None:
             "that clock. Invitations already sent gave times on the old one.")
 
 
-TRANSLATED = ("venue", "city", "country", "hosts", "organizers")  # each has a <name>_zh
+TRANSLATED = (*PLACE_FIELDS, "hosts", "organizers")  # each has a <name>_zh
 
 
 def _stale_translations(event: Event, values: Mapping[str, Any]) -> dict[str, str]:
