@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -27,7 +28,56 @@ def _create_app() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+class _CommandGroup(FlaskGroup):
+    """Flask's command group, except that listing the commands (``--help``, shell completion)
+    leaves no trace. Flask builds the app to list and describe the commands its extensions add
+    (``db``), and building it for real creates the instance folder and its secret key in
+    whatever directory ``--help`` was typed in. Listing uses a throwaway app instead; running
+    a command still builds the real one."""
+
+    _listing: Flask | None = None
+
+    @contextlib.contextmanager
+    def _throwaway_app(self) -> Iterator[None]:
+        import tempfile
+
+        from . import create_app
+
+        if self._listing is not None:
+            yield
+            return
+        with tempfile.TemporaryDirectory(prefix="ciie-rsvp-commands-") as folder:
+            try:
+                self._listing = create_app({"INSTANCE_PATH": folder,
+                                            "SECRET_KEY": "listing commands"})
+            except Exception as exc:  # as Flask does: say why, list what is known
+                click.secho(f"Error: could not load the app to list its commands: {exc}\n",
+                            err=True, fg="red")
+            try:
+                yield
+            finally:
+                self._listing = None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        with self._throwaway_app():
+            self._load_plugin_commands()
+            names = set(click.Group.list_commands(self, ctx))
+            if self._listing is not None:
+                names.update(self._listing.cli.list_commands(ctx))
+            return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if self._listing is None:
+            return super().get_command(ctx, name)
+        return click.Group.get_command(self, ctx, name) or self._listing.cli.get_command(
+            ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with self._throwaway_app():
+            super().format_commands(ctx, formatter)
+
+
+@click.group(cls=_CommandGroup, create_app=_create_app, add_version_option=False)
 def main() -> None:
     """ciie-rsvp: registrations and invitations for the CIIE California delegation."""
 
