@@ -150,6 +150,67 @@ def test_list_search_filter_sort_paginate(client, login_organizer, make_event, m
     assert ids(page="99") == [c, b, a]  # clamped to the last page
 
 
+def test_invalid_filters_show_their_errors_beside_them_and_no_list(client, login_organizer,
+                                                                   make_event,
+                                                                   make_registration):
+    from html.parser import HTMLParser
+
+    slug = make_event()
+    make_registration(slug, company="Pacific Robotics LLC")
+    login_organizer()
+    url = f"/organizer/events/{slug}/registrations"
+    resp = client.get(url, query_string={"q": "robotics", "date_from": "2030-02-30",
+                                         "date_to": "2030-01-01", "status": "approved"})
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+
+    class Fields(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inputs: dict[str, dict[str, str | None]] = {}
+            self.errors: dict[str, str] = {}
+            self._error: str | None = None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag in ("input", "select") and a.get("name"):
+                self.inputs.setdefault(a["name"], a)
+            if tag == "p" and a.get("class") == "error":
+                self._error = a["id"]
+
+        def handle_data(self, data):
+            if self._error:
+                self.errors[self._error] = data
+                self._error = None
+
+    page = Fields()
+    page.feed(html)
+    # The bad day is marked on its own field, and the rest of the query is kept as typed.
+    assert page.inputs["date_from"]["aria-invalid"] == "true"
+    assert page.inputs["date_from"]["aria-describedby"] == "date_from-error"
+    assert page.errors["date_from-error"] == "Not a valid date value."
+    assert page.inputs["date_from"]["value"] == "2030-02-30"
+    assert page.inputs["q"]["value"] == "robotics"
+    assert "aria-invalid" not in page.inputs["q"]
+    assert "The list is not shown because this filter is not valid" in html
+    # No rows, and no export or bulk decision to apply to a list that is not there.
+    assert "Pacific Robotics" not in html and "Apply to all" not in html
+    assert "Download the" not in html
+    resp = client.get(url, query_string={"date_from": "2030-02-01", "date_to": "2030-01-01",
+                                         "per_page": "7"})
+    assert resp.status_code == 400
+    page = Fields()
+    page.feed(resp.get_data(as_text=True))
+    assert page.errors == {"date_to-error": "The end date is before the start date.",
+                           "per_page-error": "Not a valid choice."}
+    assert "these filters are not valid" in resp.get_data(as_text=True)
+    page = Fields()
+    page.feed(client.get(url, query_string={"page": "x"}).get_data(as_text=True))
+    assert "page-error" in page.errors
+    # Corrected, the list is back.
+    assert "Pacific Robotics" in client.get(url, query_string={"q": "robotics"}).get_data(True)
+
+
 def test_list_pagination_pages(client, login_organizer, make_event, make_registration):
     slug = make_event()
     made = [make_registration(slug, created_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC) + i * DAY)

@@ -92,9 +92,15 @@ def event_dashboard(slug: str) -> str:
 
 @bp.get("/events/<slug>/registrations")
 @organizer_required()
-def registrations(slug: str) -> str:
+def registrations(slug: str) -> tuple[str, int]:
     event = _event_or_404(slug)
-    return _list_page(event, _filters_or_400(request.args), request.args)
+    form = _filter_form(request.args)
+    if not form.validate():
+        # The filters with their errors beside them, and no list: rows listed under a filter
+        # that was not applied would look filtered.
+        return render_template("organizer/registrations.html", event=event, filters=None,
+                               page=None, filter_form=form), 400
+    return _list_page(event, form.to_filters(), request.args)
 
 
 def _list_page(event: Event, filters: services.ListFilters, formdata: Any, *,
