@@ -387,3 +387,30 @@ def test_console_pages_fit_a_320px_screen_and_mark_the_sorted_column(
     assert sorted_header.count() == 1 and sorted_header.get_attribute("aria-sort") == "descending"
     assert narrow.locator("a[aria-sort]").count() == 0
     context.close()
+
+
+def test_registration_list_with_long_addresses_fits_a_1280px_screen(
+        server, chromium, make_organizer, make_event, make_registration):
+    """Long addresses used to widen the Email column until Status and Registered scrolled
+    out of a 1280 px screen."""
+    from ciie_rsvp.choices import SECTORS
+
+    base, _ = server
+    slug = make_event()
+    longest_sector = max(SECTORS, key=lambda choice: len(choice[1]))[0]
+    for i in range(3):
+        make_registration(slug, company="Golden State Almond Growers Cooperative, Inc.",
+                          email=f"international.business.development{i}"
+                                "@goldenstatealmondgrowers.example.com",
+                          sector=longest_sector, county="San Luis Obispo")
+    for width in (1280, 1024):
+        context = chromium.new_context(viewport={"width": width, "height": 800})
+        page = context.new_page()
+        browser_sign_in(page, base, make_organizer("admin"))
+        page.goto(f"{base}/organizer/events/{slug}/registrations")
+        wrap = page.locator(".table-wrap")
+        assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth"), width
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        if width == 1280:
+            shot(page, "16-registration-list-1280px")
+        context.close()
