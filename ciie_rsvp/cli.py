@@ -424,8 +424,7 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
     in a short write transaction, so a big send never holds the database for long. A run that
     stops half-way can simply be repeated: who was invited is skipped.
     """
-    from .database import immediate_transactions
-    from .invitations import services
+    from .invitations import batches, services
 
     event = _event_or_fail(slug)
     if dry_run:
@@ -435,27 +434,13 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
         if report.template_missing:
             sys.exit(1)
         return
-    ids = services.recipient_ids(event, status=status or None)
-    combined = services.Preflight(event.slug, template_name, status or services.ANY_STATUS)
-    invited = skipped = 0
-    for start in range(0, max(len(ids), 1), max(chunk, 1)):
-        try:
-            report, prepared = services.prepare_invitations(
-                event, template_name, status=status or None,
-                registration_ids=ids[start:start + chunk])
-        except services.InvitationError as exc:
-            raise click.ClickException(str(exc)) from None
-        combined.template_missing = report.template_missing
-        combined.template_exists = report.template_exists
-        combined.checks.extend(report.checks)
-        db.session.rollback()  # end the read; the write below takes the lock only briefly
-        if combined.template_missing:
-            break
-        with immediate_transactions():
-            outbox_ids, count = services.record_invitations(event.id, template_name, prepared)
-            db.session.commit()
-        invited, skipped = invited + count, skipped + len(prepared) - count
-        deliver_after_commit(outbox_ids)
+    try:
+        result = batches.send_invitations(event, template_name, status=status or None,
+                                          organizer_id=None, after_commit=deliver_after_commit,
+                                          part=max(chunk, 1))
+    except services.InvitationError as exc:
+        raise click.ClickException(str(exc)) from None
+    combined, invited, skipped = result.preflight, result.invited, result.skipped
     print_preflight(combined)
     if combined.template_missing:
         sys.exit(1)
@@ -470,18 +455,17 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
 @writes
 def invitations_remind(slug: str, round_: int | None) -> None:
     """Remind everyone who has not answered yet."""
-    from .invitations import services
+    from .invitations import batches, services
 
     event = _event_or_fail(slug)
     round_ = round_ or services.next_round(event)
     try:
-        result = services.remind(event, round_=round_)
+        result = batches.remind(event, round_=round_, invitation_ids=None,
+                                after_commit=deliver_after_commit)
     except services.InvitationError as exc:
         raise click.ClickException(str(exc)) from None
-    db.session.commit()
     click.echo(f"round {round_}: queued {result.reminded} reminder(s); "
                f"skipped {len(result.skipped)}")
-    deliver_after_commit(result.outbox_ids)
 
 
 @invitations_group.command("resend-failed")
@@ -507,19 +491,18 @@ def invitations_resend(slug: str) -> None:
 @writes
 def invitations_update(slug: str, dry_run: bool) -> None:
     """Tell invitees who were given an earlier date, time or place what it is now."""
-    from .invitations import services
+    from .invitations import batches, services
 
     event = _event_or_fail(slug)
     if dry_run:
         click.echo(f"{services.schedule_update_count(event)} invitee(s) would get the update")
         return
     try:
-        result = services.send_schedule_update(event)
+        result = batches.send_schedule_update(event, organizer_id=None,
+                                              after_commit=deliver_after_commit)
     except services.InvitationError as exc:
         raise click.ClickException(str(exc)) from None
-    db.session.commit()
     click.echo(f"queued {result.updated} update(s); skipped {len(result.skipped)}")
-    deliver_after_commit(result.outbox_ids)
 
 
 @invitations_group.command("status")

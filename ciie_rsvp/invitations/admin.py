@@ -31,7 +31,7 @@ from ..models import Event
 from ..organizer.auth import current_organizer, organizer_required
 from ..outbox import dispatch, queue_state, resume_queue, wake_worker
 from ..registration.services import get_event
-from . import services
+from . import batches, services
 from .forms import ActionForm, RoundForm, SelectionForm, TemplateForm
 from .rendering import PLACEHOLDERS, RenderError, TemplateParts, render, sample_data
 
@@ -39,6 +39,7 @@ from .rendering import PLACEHOLDERS, RenderError, TemplateParts, render, sample_
 SKIPPED = {"withdrawn": "withdrawn", "declined": "declined by the organizers",
            "opted_out": "unsubscribed",
            "already_reminded": "already reminded in this round",
+           "changed_meanwhile": "answered or reminded while this round was being sent",
            **{problem: label.lower() for problem, label in services.PROBLEMS.items()
               if problem not in ("opted_out", "already_invited")}}
 
@@ -216,6 +217,15 @@ class _Queued(Protocol):
 Q = TypeVar("Q", bound=_Queued)
 
 
+def _in_parts(action: Callable[[], Q]) -> Q:
+    """Run a batch send (:mod:`.batches`, which commits and dispatches each part): 409 with
+    its reason when the rules refuse it."""
+    try:
+        return action()
+    except services.InvitationError as exc:
+        abort(409, description=str(exc))
+
+
 def _commit_and_dispatch(action: Callable[[], Q]) -> Q:
     """Run a sending service call: 409 with its reason when the rules refuse it (nothing is
     kept), else commit and hand the mail it queued to the outbox."""
@@ -251,9 +261,9 @@ def send(slug: str) -> Response:
     form = SelectionForm()
     if not form.validate_on_submit():
         abort(400, description="The form expired or the selection is not valid.")
-    result = _commit_and_dispatch(lambda: services.send_invitations(
+    result = _in_parts(lambda: batches.send_invitations(
         event, form.template.data, status=form.status.data or None,
-        organizer_id=current_organizer().id))
+        organizer_id=current_organizer().id, after_commit=dispatch))
     problems = result.preflight.counts()["selected"] - result.invited
     flash(f"{result.invited} invitation(s) queued."
           + (f" {problems} recipient(s) were left out: see the preflight." if problems else ""),
@@ -268,9 +278,9 @@ def remind(slug: str) -> Response:
     form = RoundForm()
     if not form.validate_on_submit():  # the expiry wording only for a stale token
         form_refused(form, "The reminder round must be a whole number from 2 to 1000.")
-    result = _commit_and_dispatch(lambda: services.remind(
+    result = _in_parts(lambda: batches.remind(
         event, round_=form.round.data, invitation_ids=_ids("invitation_id"),
-        organizer_id=current_organizer().id))
+        after_commit=dispatch))
     left_out = Counter(reason for _id, reason in result.skipped)
     flash(f"{result.reminded} reminder(s) queued (round {form.round.data}); those who "
           "answered are never reminded."
@@ -300,8 +310,8 @@ def update(slug: str) -> Response:
     event = _event(slug)
     if not ActionForm().validate_on_submit():
         form_expired()
-    result = _commit_and_dispatch(lambda: services.send_schedule_update(
-        event, organizer_id=current_organizer().id))
+    result = _in_parts(lambda: batches.send_schedule_update(
+        event, organizer_id=current_organizer().id, after_commit=dispatch))
     flash(f"{result.updated} update(s) queued with the new date, time and place."
           if result.updated else
           "Everyone invited already has the latest date, time and place: nothing was sent.",

@@ -18,7 +18,8 @@ from typing import Any
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
 from .. import choices
 from ..database import insert_ignore, insert_ignore_many
@@ -55,7 +56,7 @@ from ..models import (
     utcnow,
     written_name,
 )
-from ..outbox import enqueue, enqueue_many, outbox_row, requeue
+from ..outbox import enqueue_many, outbox_row, requeue
 from ..tokens import derived_token, hash_token, looks_like_token, new_token
 from ..validation import normalize_email
 from .calendar import PARTSTATS, Person, event_ics
@@ -576,13 +577,28 @@ class RemindResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
-def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = None,
-           organizer_id: int | None = None) -> RemindResult:
-    """Queue reminder ``round_`` to invitees who have not answered (all, or ``invitation_ids``).
+@dataclass
+class PreparedMail:
+    """One message of an existing invitation (reminder or update), ready to record: plain
+    values only, valid across transactions."""
 
-    Those who answered, opted out or already got this round are left out: the key
-    (invitation, template version, round) makes a repeated click queue nothing.
-    """
+    invitation_id: int
+    outbox: dict[str, Any]  # the whole outbox row
+    schedule_revision: int  # the event's, as the message states it
+    told_schedule: str  # what the message states (schedule_snapshot)
+
+
+@dataclass
+class PreparedBatch:
+    """What a prepare step found for part of a batch: messages to record, and who was passed
+    by and why."""
+
+    mails: list[PreparedMail] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def check_round(event: Event, round_: int) -> None:
+    """Refuse a reminder round that is not the next one or an earlier one."""
     if round_ < 2:
         raise InvitationError("reminders start at round 2")
     latest = next_round(event)
@@ -591,47 +607,104 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
         # were, and hold back the rounds in between.
         raise InvitationError(f"Round {round_} cannot be sent: the next reminder round is "
                               f"{latest}. Reload the page and try again.")
-    query = select(Invitation).where(Invitation.event_id == event.id,
-                                     Invitation.rsvp == RsvpAnswer.PENDING.value)
+
+
+def reminder_candidates(event: Event, invitation_ids: Iterable[int] | None = None) -> list[int]:
+    """Ids of the invitations of ``event`` (all, or ``invitation_ids``) still unanswered."""
+    query = select(Invitation.id).where(Invitation.event_id == event.id,
+                                        Invitation.rsvp == RsvpAnswer.PENDING.value)
     if invitation_ids is not None:
         query = query.where(Invitation.id.in_(list(invitation_ids)))
-    invitations = list(db.session.scalars(query.order_by(Invitation.id)))
-    result = RemindResult()
+    return list(db.session.scalars(query.order_by(Invitation.id)))
+
+
+def prepare_reminders(event: Event, *, round_: int, invitation_ids: Iterable[int]
+                      ) -> PreparedBatch:
+    """Build reminder ``round_`` for those of ``invitation_ids`` who have not answered (reads
+    only: the costly part, run before taking the write lock)."""
+    invitations = list(db.session.scalars(
+        select(Invitation).options(selectinload(Invitation.registration))
+        .where(Invitation.event_id == event.id, Invitation.rsvp == RsvpAnswer.PENDING.value,
+               Invitation.id.in_(list(invitation_ids)))
+        .order_by(Invitation.id)))
+    batch = PreparedBatch()
     opted_out = _opted_out([i.registration.email_normalized for i in invitations])
     secret = current_app.config["SECRET_KEY"]
     template_cache: dict[str, dict[str, InvitationTemplate]] = {}
+    told = schedule_snapshot(event)
     for inv in invitations:
         reg = inv.registration
         if reg.email_normalized in opted_out:
-            result.skipped.append((inv.id, "opted_out"))
+            batch.skipped.append((inv.id, "opted_out"))
             continue
         if reg.status in NEVER_INVITED:  # withdrew, or declined by the organizers since
-            result.skipped.append((inv.id, reg.status))
+            batch.skipped.append((inv.id, reg.status))
             continue
         if inv.rounds >= round_:
-            result.skipped.append((inv.id, "already_reminded"))
+            batch.skipped.append((inv.id, "already_reminded"))
             continue
         templates = template_cache.setdefault(inv.template_name,
                                               templates_of(event, inv.template_name))
         token = derived_token(secret, TOKEN_PURPOSE, inv.token_nonce)
         check = _check(reg, event, templates, links_for(token))
         if check.problem:
-            result.skipped.append((inv.id, check.problem))
+            batch.skipped.append((inv.id, check.problem))
             continue
         assert check.template is not None and check.rendered is not None
         prefix = "【提醒】" if check.language == "zh-Hans" else "Reminder: "
         check.rendered.subject = prefix + check.rendered.subject
         message = _compose(inv.token_nonce, token, reg, event, check, round_)
-        outbox_id = enqueue(message, kind="invitation_reminder", registration_id=reg.id,
-                            invitation_id=inv.id,
-                            idempotency_key=idempotency_key(inv.id, check.template.version,
-                                                            round_))
-        inv.rounds = round_
-        inv.schedule_revision, inv.told_schedule = event.schedule_revision, schedule_snapshot(event)
-        if outbox_id is not None:
-            result.outbox_ids.append(outbox_id)
-            result.reminded += 1
-    return result
+        batch.mails.append(PreparedMail(inv.id, outbox_row(
+            message, kind="invitation_reminder", registration_id=reg.id, invitation_id=inv.id,
+            idempotency_key=idempotency_key(inv.id, check.template.version, round_)),
+            event.schedule_revision, told))
+    return batch
+
+
+def _record_mails(prepared: list[PreparedMail], guard: Any, values: dict[str, Any]
+                  ) -> tuple[list[int], list[int]]:
+    """Mark the invitations of ``prepared`` that still meet ``guard`` with ``values`` (and
+    the schedule their message states) and queue their messages; (outbox ids, invitation ids
+    passed by because they no longer meet it: they answered or were sent to meanwhile)."""
+    taken: set[int] = set()
+    for (revision, told), group in _by_schedule(prepared).items():
+        taken.update(db.session.scalars(
+            update(Invitation)
+            .where(Invitation.id.in_([m.invitation_id for m in group]), guard)
+            .values(**values, schedule_revision=revision, told_schedule=told)
+            .returning(Invitation.id)))
+    outbox_ids = enqueue_many([m.outbox for m in prepared if m.invitation_id in taken])
+    return outbox_ids, [m.invitation_id for m in prepared if m.invitation_id not in taken]
+
+
+def _by_schedule(prepared: list[PreparedMail]) -> dict[tuple[int, str], list[PreparedMail]]:
+    groups: dict[tuple[int, str], list[PreparedMail]] = {}
+    for mail in prepared:
+        groups.setdefault((mail.schedule_revision, mail.told_schedule), []).append(mail)
+    return groups
+
+
+def record_reminders(round_: int, batch: PreparedBatch) -> RemindResult:
+    """Write what :func:`prepare_reminders` built: each invitation that is still unanswered
+    and below ``round_`` moves to it, and its reminder is queued."""
+    outbox_ids, passed = _record_mails(
+        batch.mails, (Invitation.rsvp == RsvpAnswer.PENDING.value) & (Invitation.rounds < round_),
+        {"rounds": round_})
+    return RemindResult(list(outbox_ids), len(outbox_ids),
+                        batch.skipped + [(i, "changed_meanwhile") for i in passed])
+
+
+def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = None,
+           organizer_id: int | None = None) -> RemindResult:
+    """Queue reminder ``round_`` to invitees who have not answered (all, or ``invitation_ids``),
+    in the caller's transaction (:mod:`.batches` sends a big one in parts).
+
+    Those who answered, opted out or already got this round are left out: the key
+    (invitation, template version, round) makes a repeated click queue nothing.
+    """
+    check_round(event, round_)
+    ids = reminder_candidates(event, invitation_ids)
+    return record_reminders(round_, prepare_reminders(event, round_=round_, invitation_ids=ids))
 
 
 @dataclass
@@ -727,47 +800,73 @@ def schedule_update_count(event: Event) -> int:
 
 @dataclass
 class UpdateResult:
-    outbox_ids: list[int] = field(default_factory=list)
+    outbox_ids: list[int | None] = field(default_factory=list)
     updated: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
+def update_candidates(event: Event) -> list[int]:
+    """Ids of the invitations :func:`send_schedule_update` would write to now."""
+    if not event.schedule_revision:
+        return []
+    return list(db.session.scalars(_update_recipients(event).with_only_columns(Invitation.id)
+                                   .order_by(Invitation.id)))
+
+
+def prepare_updates(event: Event, invitation_ids: Iterable[int]) -> PreparedBatch:
+    """Build the update of those of ``invitation_ids`` still due one (reads only)."""
+    batch = PreparedBatch()
+    if not event.schedule_revision:
+        return batch
+    invitations = list(db.session.scalars(
+        _update_recipients(event).options(selectinload(Invitation.registration))
+        .where(Invitation.id.in_(list(invitation_ids))).order_by(Invitation.id)))
+    secret = current_app.config["SECRET_KEY"]
+    told = schedule_snapshot(event)
+    for inv in invitations:
+        reg = inv.registration
+        try:
+            address = format_address(reg.full_name, normalize_email(reg.email))
+        except (ValueError, HeaderInjectionError):
+            batch.skipped.append((inv.id, "invalid_address"))
+            continue
+        token = derived_token(secret, TOKEN_PURPOSE, inv.token_nonce)
+        message = _update_message(inv, event, address, token)
+        batch.mails.append(PreparedMail(inv.id, outbox_row(
+            message, kind="invitation_update", registration_id=reg.id, invitation_id=inv.id,
+            idempotency_key=f"invitation:{inv.id}:schedule:r{event.schedule_revision}"),
+            event.schedule_revision, told))
+    return batch
+
+
+def record_updates(event_id: int, batch: PreparedBatch, *, organizer_id: int | None = None
+                   ) -> UpdateResult:
+    """Write what :func:`prepare_updates` built: each invitation still behind the revision
+    its update states moves to it, and the update is queued."""
+    revision = max((m.schedule_revision for m in batch.mails), default=0)
+    outbox_ids, passed = _record_mails(
+        batch.mails, Invitation.schedule_revision < revision, {})
+    result = UpdateResult(list(outbox_ids), len(outbox_ids),
+                          batch.skipped + [(i, "changed_meanwhile") for i in passed])
+    if result.updated:
+        db.session.add(AuditEntry(actor="organizer", organizer_id=organizer_id,
+                                  event_id=event_id, action="schedule_update_sent",
+                                  detail=f"schedule revision {revision}: "
+                                         f"{result.updated} update(s)"))
+    return result
+
+
 def send_schedule_update(event: Event, *, organizer_id: int | None = None) -> UpdateResult:
-    """Tell every invitee who was given an earlier date, time or place what it is now.
+    """Tell every invitee who was given an earlier date, time or place what it is now, in the
+    caller's transaction (:mod:`.batches` sends a big one in parts).
 
     One message per invitee, in their language, with the RSVP link, their answer so far and
     the updated calendar entry (same UID, higher SEQUENCE, their answer as PARTSTAT). The key
     (invitation, schedule revision) makes a repeated click queue nothing; those who
     unsubscribed, withdrew or were erased are not written to.
     """
-    result = UpdateResult()
-    if not event.schedule_revision:
-        return result
-    invitations = list(db.session.scalars(_update_recipients(event).order_by(Invitation.id)))
-    secret = current_app.config["SECRET_KEY"]
-    for inv in invitations:
-        reg = inv.registration
-        try:
-            address = format_address(reg.full_name, normalize_email(reg.email))
-        except (ValueError, HeaderInjectionError):
-            result.skipped.append((inv.id, "invalid_address"))
-            continue
-        token = derived_token(secret, TOKEN_PURPOSE, inv.token_nonce)
-        message = _update_message(inv, event, address, token)
-        outbox_id = enqueue(message, kind="invitation_update", registration_id=reg.id,
-                            invitation_id=inv.id,
-                            idempotency_key=f"invitation:{inv.id}:schedule:"
-                                            f"r{event.schedule_revision}")
-        inv.schedule_revision, inv.told_schedule = event.schedule_revision, schedule_snapshot(event)
-        if outbox_id is not None:
-            result.outbox_ids.append(outbox_id)
-            result.updated += 1
-    if result.updated:
-        db.session.add(AuditEntry(actor="organizer", organizer_id=organizer_id,
-                                  event_id=event.id, action="schedule_update_sent",
-                                  detail=f"schedule revision {event.schedule_revision}: "
-                                         f"{result.updated} update(s)"))
-    return result
+    return record_updates(event.id, prepare_updates(event, update_candidates(event)),
+                          organizer_id=organizer_id)
 
 
 def _when_and_where(event: Event, language: str) -> str:

@@ -1,0 +1,139 @@
+"""Big sends go in parts: built without SQLite's write lock, written in short transactions.
+
+A remind to 1,800 invitees used to build every message inside one write transaction and held
+the lock for 4-6 s: the public form and every other write waited that long.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import func, select
+
+from ciie_rsvp.extensions import db
+from ciie_rsvp.invitations import batches, services
+from ciie_rsvp.models import AuditEntry, Event, Invitation, OutboxMessage
+from tests.conftest import csrf_from, seed_welcome
+
+
+@pytest.fixture
+def board(app, client, smtp_server, make_event, make_invitee, login_organizer, monkeypatch):
+    """An event with five approved registrants, a signed-in organizer, parts of two."""
+    app.config["MAIL_URL"] = smtp_server.url
+    monkeypatch.setattr(batches, "PART", 2)
+    slug = make_event()
+    seed_welcome(app, slug)
+    for i in range(5):
+        make_invitee(slug, first_name=f"Person{i}", email=f"p{i}@example.com")
+    login_organizer()
+    return slug, f"/organizer/events/{slug}/invitations"
+
+
+def post(client, base: str, action: str, **data: str) -> str:
+    token = csrf_from(client.get(base).get_data(as_text=True))
+    resp = client.post(f"{base}/{action}", data={"csrf_token": token, **data})
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    return client.get(resp.headers["Location"]).get_data(as_text=True)
+
+
+def count(app, model, *where) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_messages_are_built_while_others_can_write(app, client, board, monkeypatch):
+    """While each message is rendered, another connection can take SQLite's write lock at
+    once (busy timeout 0): the batch holds it only while writing a part."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite's database-wide write lock")
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    probes: list[str] = []
+
+    def probe() -> None:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            probes.append("free")
+        except sqlite3.OperationalError as exc:
+            probes.append(str(exc))
+        finally:
+            other.close()
+
+    def probing(real):
+        def wrapper(*args, **kwargs):
+            probe()
+            return real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(services, "_compose", probing(services._compose))
+    monkeypatch.setattr(services, "_update_message", probing(services._update_message))
+    slug, base = board
+    post(client, base, "send", template="welcome", status="approved")
+    post(client, base, "remind", round="2")
+    with app.app_context():
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        event.schedule_revision += 1
+        db.session.commit()
+    post(client, base, "update")
+    assert probes == ["free"] * 15  # 5 invitations, 5 reminders, 5 updates
+    # Each kind went in three parts (2 + 2 + 1), and every message was queued once.
+    assert count(app, AuditEntry, AuditEntry.action == "invitations_sent") == 3
+    assert count(app, AuditEntry, AuditEntry.action == "schedule_update_sent") == 3
+    for kind in ("invitation", "invitation_reminder", "invitation_update"):
+        assert count(app, OutboxMessage, OutboxMessage.kind == kind) == 5, kind
+
+
+def test_an_answer_given_while_the_round_is_built_is_respected(app, client, board,
+                                                               monkeypatch):
+    """The write of each part checks again that the invitee has not answered."""
+    _slug, base = board
+    post(client, base, "send", template="welcome", status="approved")
+    real = services.prepare_reminders
+
+    def answer_meanwhile(event, *, round_, invitation_ids):
+        batch = real(event, round_=round_, invitation_ids=invitation_ids)
+        if invitation_ids:  # someone accepts between the part's build and its write
+            with app.app_context():
+                inv = db.session.get(Invitation, invitation_ids[0])
+                inv.rsvp = "accepted"
+                db.session.commit()
+        return batch
+
+    monkeypatch.setattr(services, "prepare_reminders", answer_meanwhile)
+    page = post(client, base, "remind", round="2")
+    assert "2 reminder(s) queued (round 2)" in page
+    assert "3 answered or reminded while this round was being sent" in page
+    assert count(app, OutboxMessage, OutboxMessage.kind == "invitation_reminder") == 2
+    assert count(app, Invitation, Invitation.rounds == 2) == 2
+    assert count(app, Invitation, Invitation.rsvp == "accepted") == 3
+
+
+def test_a_refusal_after_some_parts_says_what_was_already_queued(app, client, board,
+                                                                 monkeypatch):
+    slug, base = board
+    post(client, base, "send", template="welcome", status="approved")
+    with app.app_context():
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        event.schedule_revision += 1
+        db.session.commit()
+    real, calls = services.prepare_updates, []
+
+    def refuse_the_second_part(event, invitation_ids):
+        calls.append(invitation_ids)
+        if len(calls) == 2:
+            raise services.InvitationError("The update cannot be written (test)")
+        return real(event, invitation_ids)
+
+    monkeypatch.setattr(services, "prepare_updates", refuse_the_second_part)
+    token = csrf_from(client.get(base).get_data(as_text=True))
+    resp = client.post(f"{base}/update", data={"csrf_token": token})
+    assert resp.status_code == 409
+    assert ("The update cannot be written (test) (2 message(s) queued before this are being "
+            "sent.)") in resp.get_data(as_text=True)
+    assert count(app, OutboxMessage, OutboxMessage.kind == "invitation_update") == 2
+    # Sending it again completes it: those told already are skipped.
+    monkeypatch.setattr(services, "prepare_updates", real)
+    post(client, base, "update")
+    assert count(app, OutboxMessage, OutboxMessage.kind == "invitation_update") == 5
