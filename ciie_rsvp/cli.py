@@ -458,7 +458,7 @@ def invitations_remind(slug: str, round_: int | None) -> None:
     from .invitations import batches, services
 
     event = _event_or_fail(slug)
-    round_ = round_ or services.next_round(event)
+    round_ = round_ or services.reminder_plan(event).round
     try:
         result = batches.remind(event, round_=round_, invitation_ids=None,
                                 after_commit=deliver_after_commit)

@@ -311,6 +311,20 @@ def test_organizer_approves_exports_and_invites_then_registrant_accepts(
     page.goto(f"{base}/organizer/events/{slug}/invitations")
     assert page.locator("#count-accepted").inner_text().strip() == "1"
     shot(page, "17-rsvp-dashboard")
+    # A reminder to everyone asks first, naming the round and how many it reaches.
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Remind non-responders (round 2: 2)").click()
+    assert asked == ["Send reminder round 2 to the 2 invitees who have not answered?"]
+    def reminders() -> list:
+        return [m for m in read_mail(mail) if m["Subject"].startswith(("Reminder:", "【提醒】"))]
+
+    assert not reminders()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Remind non-responders (round 2: 2)").click()
+    page.get_by_text(re.compile(r"2 reminder\(s\) queued \(round 2\)")).wait_for()
+    assert len(reminders()) == 2
+    assert page.locator("#latest-reminder").is_visible()
 
 
 def test_admin_creates_an_event_then_saves_it_unchanged(server, page, app, make_organizer):

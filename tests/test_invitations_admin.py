@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ciie_rsvp.extensions import db
 from ciie_rsvp.invitations import services
-from ciie_rsvp.models import Event, Invitation, InvitationTemplate, OutboxMessage
+from ciie_rsvp.models import Event, Invitation, InvitationTemplate, OutboxMessage, Registration
 from ciie_rsvp.outbox import _pause
 from tests.conftest import RSVP_LINK, csrf_from, text_body
 
@@ -271,6 +271,46 @@ def test_a_reminder_round_past_the_next_one_is_refused(app, client, smtp_server,
                                              "--round", "9"])
     assert out.exit_code == 1 and "the next reminder round is 3" in out.output
     assert out.exception is None or isinstance(out.exception, SystemExit)
+
+
+def test_a_round_sent_to_a_few_is_completed_for_the_others_before_the_next(app, client,
+                                                                            smtp_server,
+                                                                            console):
+    """A scale walkthrough reminded two hand-picked invitees (round 2); the button then
+    offered round 3 to everyone, and those two got a second reminder minutes later."""
+    slug, _regs = console
+    base = f"/organizer/events/{slug}/invitations"
+    preflight = page(client, f"{base}/preflight?template=welcome&status=approved")
+    client.post(f"{base}/send", data={"csrf_token": csrf_from(preflight), "template": "welcome",
+                                      "status": "approved"})
+    board = page(client, base)
+    assert "Remind non-responders (round 2: 3)" in board and "Latest reminder" not in board
+    assert 'data-confirm="Send reminder round 2 to the 3 invitees who have not answered?"' \
+        in board
+    with app.app_context():
+        ana = db.session.scalar(select(Invitation.id).join(Registration).where(
+            Registration.email == "ana@example.com"))
+    client.post(f"{base}/remind", data={"csrf_token": csrf_from(board), "round": "2",
+                                        "invitation_id": str(ana)})
+    board = page(client, base)
+    assert 'name="round" value="2"' in board
+    assert "Remind non-responders (round 2: 2)" in board
+    assert re.search(r"Latest reminder: round 2, queued \d{4}-\d\d-\d\d \d\d:\d\d UTC", board)
+    assert "The latest round went out" in board
+    client.post(f"{base}/remind", data={"csrf_token": csrf_from(board), "round": "2"})
+
+    def reminded() -> list[str]:
+        return sorted(m["To"].addresses[0].addr_spec for m in smtp_server.parsed()
+                      if m["Subject"].startswith("Reminder:"))
+
+    assert reminded() == ["ana@example.com", "maria@example.com", "wei@example.com"]
+    board = page(client, base)
+    assert "Remind non-responders (round 3: 3)" in board
+    assert "to the 3 invitees who have not answered and have not had it?" in board
+    # the command line takes the same round by default
+    out = app.test_cli_runner().invoke(args=["invitations", "remind", "--event", slug])
+    assert out.exit_code == 0 and "round 3: queued 3 reminder(s)" in out.output
+    assert len(reminded()) == 6
 
 
 def test_bad_input_is_a_client_error(client, console):

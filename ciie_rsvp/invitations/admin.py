@@ -87,14 +87,15 @@ def dashboard(slug: str) -> str:
         abort(400, description="Unknown RSVP filter.")
     if delivery not in (None, "queued", "sending", "retrying", "sent", "failed"):
         abort(400, description="Unknown delivery filter.")
+    plan = services.reminder_plan(event)
     return render_template(
         "invitations/dashboard.html", event=event,
         counts=services.dashboard_counts(event),
         rows=services.invitation_rows(event, rsvp=rsvp, delivery=delivery),
         rsvp=rsvp, delivery=delivery, queue=queue_state(),
-        templates=services.template_names(event), next_round=services.next_round(event),
+        templates=services.template_names(event), plan=plan,
         update_count=services.schedule_update_count(event),
-        action_form=ActionForm(), round_form=RoundForm(round=services.next_round(event)))
+        action_form=ActionForm(), round_form=RoundForm(round=plan.round))
 
 
 # --- templates ------------------------------------------------------------------------------

@@ -571,6 +571,41 @@ def next_round(event: Event) -> int:
 
 
 @dataclass
+class ReminderPlan:
+    """What the dashboard's remind button would do, and when the latest round went out."""
+
+    round: int  # the round to offer: the lowest one a non-responder has not had yet
+    due: int  # non-responders who have not had it (what a remind to all queues, about)
+    latest_round: int  # the highest round sent so far (1: no reminder yet)
+    latest_at: dt.datetime | None  # when its last message was queued (UTC)
+
+
+def reminder_plan(event: Event) -> ReminderPlan:
+    """The round a remind to everyone should be: the one that brings the non-responders who
+    had the fewest reminders up, so that a round first sent to a few hand-picked invitees is
+    completed for the others instead of the button moving on to the next round (which then
+    reached those few twice within minutes)."""
+    behind = (select(Invitation.rounds, func.count())
+              .join(Registration, Registration.id == Invitation.registration_id)
+              .where(Invitation.event_id == event.id,
+                     Invitation.rsvp == RsvpAnswer.PENDING.value,
+                     Registration.status.not_in(NEVER_INVITED))
+              .group_by(Invitation.rounds))
+    by_rounds: dict[int, int] = {r: n for r, n in db.session.execute(behind)}
+    latest = next_round(event) - 1
+    round_ = (min(by_rounds) + 1) if by_rounds else latest + 1
+    latest_at = None
+    if latest > 1:
+        latest_at = db.session.scalar(
+            select(func.max(OutboxMessage.created_at))
+            .join(Invitation, Invitation.id == OutboxMessage.invitation_id)
+            .where(Invitation.event_id == event.id,
+                   OutboxMessage.kind == "invitation_reminder"))
+    return ReminderPlan(round_, sum(n for r, n in by_rounds.items() if r < round_), latest,
+                        latest_at)
+
+
+@dataclass
 class RemindResult:
     outbox_ids: list[int | None] = field(default_factory=list)
     reminded: int = 0
