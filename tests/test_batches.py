@@ -137,3 +137,14 @@ def test_a_refusal_after_some_parts_says_what_was_already_queued(app, client, bo
     monkeypatch.setattr(services, "prepare_updates", real)
     post(client, base, "update")
     assert count(app, OutboxMessage, OutboxMessage.kind == "invitation_update") == 5
+
+
+def test_a_second_wave_says_who_had_been_invited_before(app, client, board, make_invitee):
+    """It used to say "1792 recipient(s) were left out", which read like a failure."""
+    slug, base = board
+    post(client, base, "send", template="welcome", status="approved")
+    make_invitee(slug, first_name="Late", email="late@example.com")
+    page = post(client, base, "send", template="welcome", status="approved")
+    assert "1 invitation(s) queued. 5 had been invited before." in page
+    assert "left out" not in page
+    assert "Messages sent / queued / failed" in page

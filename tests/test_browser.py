@@ -264,9 +264,11 @@ def test_organizer_approves_exports_and_invites_then_registrant_accepts(
     assert page.get_by_text("Registration approved").is_visible()
     page.goto(f"{base}/organizer/events/{slug}/registrations?status=submitted")
     page.locator("select[name=decision]").select_option("approved")
-    # a decision for every match asks first: dismissed, nothing changes
-    page.once("dialog", lambda dialog: dialog.dismiss())
+    # a decision for every match asks first, naming it: dismissed, nothing changes
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     page.get_by_role("button", name=re.compile(r"Apply to all 2 matching")).click()
+    assert asked == ["Approve all 2 matching registrations, not only the ticked ones?"]
     assert page.locator("table.registrations tbody tr").count() == 2
     # one box ticks the whole page
     page.locator("#select-all").check()
@@ -312,7 +314,7 @@ def test_organizer_approves_exports_and_invites_then_registrant_accepts(
     assert page.locator("#count-accepted").inner_text().strip() == "1"
     shot(page, "17-rsvp-dashboard")
     # A reminder to everyone asks first, naming the round and how many it reaches.
-    asked: list[str] = []
+    asked.clear()
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     page.get_by_role("button", name="Remind non-responders (round 2: 2)").click()
     assert asked == ["Send reminder round 2 to the 2 invitees who have not answered?"]

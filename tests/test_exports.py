@@ -79,6 +79,12 @@ def test_csv_export_reads_back(app, client, login_organizer, event_with_rows):
         f'attachment; filename="meet-in-shanghai-2030-registrations-approved-{today}.csv"')
     assert resp.headers["Cache-Control"] == "no-store"
     raw = resp.get_data()
+    # a list narrowed by more than its status is not named like the whole list
+    narrowed = _export(client, slug, "csv", status="approved", county="Fresno")
+    assert narrowed.headers["Content-Disposition"] == (
+        f'attachment; filename="meet-in-shanghai-2030-registrations-approved-filtered-{today}'
+        '.csv"')
+    narrowed.close()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     header, wang, evil = rows

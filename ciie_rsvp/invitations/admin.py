@@ -265,8 +265,11 @@ def send(slug: str) -> Response:
     result = _in_parts(lambda: batches.send_invitations(
         event, form.template.data, status=form.status.data or None,
         organizer_id=current_organizer().id, after_commit=dispatch))
-    problems = result.preflight.counts()["selected"] - result.invited
+    counts = result.preflight.counts()
+    already = counts["already_invited"]
+    problems = counts["selected"] - result.invited - already
     flash(f"{result.invited} invitation(s) queued."
+          + (f" {already} had been invited before." if already else "")
           + (f" {problems} recipient(s) were left out: see the preflight." if problems else ""),
           "success")
     return redirect(url_for(".dashboard", slug=slug), code=303)

@@ -14,7 +14,11 @@
   var everyone = document.querySelector("button[name=scope][value=filtered]");
   if (everyone) {
     everyone.addEventListener("click", function (event) {
-      if (!window.confirm(everyone.getAttribute("data-confirm"))) { event.preventDefault(); }
+      // Name the decision: "Decline all 1724 matching registrations…", not "this decision".
+      var decision = document.querySelector("select[name=decision]");
+      var verb = decision ? decision.options[decision.selectedIndex].text : "Apply the decision to";
+      var question = everyone.getAttribute("data-confirm").replace("{decision}", verb);
+      if (!window.confirm(question)) { event.preventDefault(); }
     });
   }
 })();
