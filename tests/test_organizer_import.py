@@ -60,17 +60,24 @@ def test_preview_then_import_with_duplicates_skipped(app, client, login_organize
              phone="+86 21 5555 0100", language="zh-Hans", sector="consumer_goods",
              interests="delegation"),
         _row(email="EXISTING@example.com"),  # already registered
-        _row(email="Ann@PacBot.example.com"),  # same as line 2 of this file
+        _row(email="Ann@PacBot.example.com"),  # same as row 2 of this file
     ])
     resp = _upload(client, slug, content)
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert "2 new, 2 duplicates (skipped), 0 with errors." in html
-    assert "already registered for this event" in html and "Same email as line 2" in html
+    assert "already registered for this event" in html and "Same email as row 2" in html
     assert _count(app) == 1  # nothing written by the preview
     token = re.search(r'name="token" type="hidden" value="([^"]+)"', html).group(1)
+    # Each row will record consent to the privacy notice: the organizer has to say so.
     resp = client.post(f"/organizer/events/{slug}/import/confirm",
                        data={"csrf_token": csrf_from(html), "token": token})
+    assert resp.status_code == 422 and _count(app) == 1
+    page = resp.get_data(as_text=True)
+    assert 'id="consent-error"' in page and "agreed to the privacy notice" in page
+    assert 'name="token" type="hidden" value="' + token in page  # the same file, still staged
+    resp = client.post(f"/organizer/events/{slug}/import/confirm",
+                       data={"csrf_token": csrf_from(html), "token": token, "consent": "y"})
     assert resp.status_code == 303
     assert "Imported 2 registrations; 2 duplicates skipped." in client.get(
         resp.headers["Location"]).get_data(as_text=True)
@@ -89,7 +96,7 @@ def test_preview_then_import_with_duplicates_skipped(app, client, login_organize
     assert mailbox() == []
     # the same confirmation again does nothing
     again = client.post(f"/organizer/events/{slug}/import/confirm",
-                        data={"csrf_token": csrf_from(html), "token": token})
+                        data={"csrf_token": csrf_from(html), "token": token, "consent": "y"})
     assert again.status_code == 404 and _count(app) == 3
 
 
@@ -109,6 +116,27 @@ def test_rows_with_errors_block_the_whole_import(app, client, login_organizer, m
     assert _count(app) == 0
 
 
+def test_errors_come_first_numbered_as_a_spreadsheet_numbers_rows_and_name_the_value(
+        app, client, login_organizer, make_event):
+    """A walkthrough with 2,000 rows found the first error 70,000 px down the page, its
+    "line 1503" on Excel's row 1501 (a note with line breaks came before it), and "Not a
+    valid choice." without the value."""
+    slug = make_event()
+    login_organizer()
+    rows = [_row(email=f"p{i}@example.com") for i in range(30)]
+    rows[1]["notes"] = "first line\nsecond line\nthird line"
+    rows[20] = _row(email="p20@example.com", county="Los Angles", sector="Agriculture")
+    resp = _upload(client, slug, _csv(rows))
+    html = resp.get_data(as_text=True)
+    assert "29 new, 0 duplicates (skipped), 1 with errors." in html
+    errors_at = html.index("<caption>Rows with errors (1)</caption>")
+    assert errors_at < html.index("<caption>Every row (30)</caption>")
+    first_row = re.search(r'<tr class="row-error"><td>(\d+)</td>', html[errors_at:])
+    assert first_row.group(1) == "22"  # header row 1, then rows 2..31 as Excel shows them
+    assert "California county: “Los Angles” is not one of the accepted values" in html
+    assert "“Agriculture” is not one of the accepted values" in html
+
+
 def test_export_file_reads_back_as_import(app, client, login_organizer, make_event,
                                           make_registration):
     """A CSV export of one event imports into another (human headers, labels, BOM)."""
@@ -125,7 +153,8 @@ def test_export_file_reads_back_as_import(app, client, login_organizer, make_eve
     assert "Registration ID" in html  # listed among the ignored columns
     token = re.search(r'name="token" type="hidden" value="([^"]+)"', html).group(1)
     assert client.post(f"/organizer/events/{target}/import/confirm",
-                       data={"csrf_token": csrf_from(html), "token": token}).status_code == 303
+                       data={"csrf_token": csrf_from(html), "token": token,
+                             "consent": "y"}).status_code == 303
     with app.app_context():
         # the export's "'=Formula Co" (defused for spreadsheets) comes back as it was stored
         assert db.session.scalar(select(Registration.company).where(

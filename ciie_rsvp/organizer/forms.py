@@ -181,6 +181,13 @@ class ImportUploadForm(FlaskForm):
 
 class ImportConfirmForm(FlaskForm):
     token = HiddenField(validators=[DataRequired(), Length(max=64)])
+    # Each imported registration records consent to the privacy notice at the import: the
+    # organizer says so for them, as on "Add a registration".
+    consent = BooleanField(
+        "The people in this file have read the privacy notice and agreed that the organizers "
+        "store and use their information to handle their registration.",
+        validators=[DataRequired("Confirm that the people in this file agreed to the privacy "
+                                 "notice.")])
 
 
 # --- organizer accounts (admin) -------------------------------------------------------------

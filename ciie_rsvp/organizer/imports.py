@@ -81,11 +81,12 @@ COUNTIES = {_norm(c): c for c in CALIFORNIA_COUNTIES}
 CODED_COLUMNS: list[tuple[str, list[tuple[str, str]]]] = [
     ("sector", SECTORS), ("company_size", COMPANY_SIZES), ("interests", INTERESTS),
     ("language", LANGUAGES)]
+_CODED = {name for name, _values in CODED_COLUMNS} | {"county"}  # a value from a fixed list
 
 
 @dataclass
 class RowResult:
-    line: int  # line number in the file (the header is line 1)
+    line: int  # the row as a spreadsheet numbers it (the header is row 1), not the text line
     raw: dict[str, str]
     data: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
@@ -165,7 +166,12 @@ def _check_row(line: int, raw: dict[str, str]) -> RowResult:
     valid = form.validate()
     for name, messages in form.errors.items():
         label = getattr(form, name).label.text if hasattr(form, name) else name
-        result.errors.append(f"{label}: {' '.join(str(m) for m in messages)}")
+        text = " ".join(str(m) for m in messages)
+        if name in _CODED and (raw.get(name) or "").strip():
+            # "Not a valid choice." alone left the organizer to guess which value and why.
+            text = (f"“{raw[name].strip()}” is not one of the accepted values (listed on the "
+                    "upload page).")
+        result.errors.append(f"{label}: {text}")
     email = raw.get("email", "").strip()
     try:
         email = normalize_email(email) if email else ""
@@ -203,13 +209,15 @@ def parse(event: Event, text: str) -> Preview:
                            ". Start from a CSV export of the list, or use these names.")
     rows: list[RowResult] = []
     try:
-        for raw_row in reader:
+        # Rows are numbered as Excel shows them: a cell with a line break inside is still
+        # one row (reader.line_num counts text lines, and was off after such a cell).
+        for number, raw_row in enumerate(reader, start=2):
             if not any(cell.strip() for cell in raw_row):
                 continue
             if len(rows) >= MAX_ROWS:
                 raise ImportFileError(f"The file has more than {MAX_ROWS} rows; split it.")
             raw = {key: cell for key, cell in zip(columns, raw_row, strict=False) if key}
-            result = _check_row(reader.line_num, raw)
+            result = _check_row(number, raw)
             if len(raw_row) > len(columns):
                 result.errors.append("This row has more cells than the header.")
                 result.data = None
@@ -238,7 +246,7 @@ def _mark_duplicates(event: Event, rows: list[RowResult]) -> None:
         if key in existing:
             row.duplicate = f"{row.data['email']} is already registered for this event."
         elif key in seen:
-            row.duplicate = f"Same email as line {seen[key]} of this file."
+            row.duplicate = f"Same email as row {seen[key]} of this file."
         else:
             seen[key] = row.line
 

@@ -408,12 +408,18 @@ def _import_page(event: Event, form: ImportUploadForm) -> str:
 def confirm_import(slug: str) -> str | BaseResponse | tuple[str, int]:
     event = _event_or_404(slug)
     form = ImportConfirmForm()
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if form.csrf_token.errors or form.token.errors:
         form_expired()
     batch = imports.get_batch(event, current_organizer(), form.token.data)
     if batch is None:
         abort(404, description="This import was already done or has expired. Upload the file "
                                "again.")
+    if not valid:  # the consent box: the preview again, with its error at the box
+        db.session.rollback()
+        return render_template("organizer/import_preview.html", event=event,
+                               preview=imports.parse(event, batch.content), confirm=form,
+                               filename=batch.filename), 422
     try:
         result = imports.commit(event, current_organizer(), batch)
     except imports.ImportRejected as exc:
