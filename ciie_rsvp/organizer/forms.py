@@ -87,6 +87,10 @@ class FilterForm(Form):
     county = SelectField("County", choices=_opt([(c, c) for c in CALIFORNIA_COUNTIES],
                                                 "Any county"), default="")
     interest = SelectField("Interest", choices=_opt(INTERESTS, "Any interest"), default="")
+    # Who is coming: the accepted invitees are the attendee list to export.
+    rsvp = SelectField("Invitation", choices=_opt([
+        ("accepted", "Accepted"), ("declined", "Declined"), ("pending", "Invited, no answer"),
+        ("not_invited", "Not invited")], "Invited or not"), default="")
     date_from = DateField("Registered from", validators=[Optional(), _plausible_day])
     date_to = DateField("Registered until", validators=[Optional(), _plausible_day])
     sort = SelectField("Sort by", default="created", choices=_c([
@@ -106,6 +110,7 @@ class FilterForm(Form):
         return ListFilters(
             q=self.q.data or "", status=self.status.data or "", sector=self.sector.data or "",
             county=self.county.data or "", interest=self.interest.data or "",
+            rsvp=self.rsvp.data or "",
             date_from=self.date_from.data, date_to=self.date_to.data,
             sort=self.sort.data or "created", direction=self.direction.data or "desc",
             page=self.page.data or 1, per_page=int(self.per_page.data or 50))

@@ -23,6 +23,7 @@ from ..extensions import db
 from ..models import (
     AuditEntry,
     Event,
+    Invitation,
     MailOptOut,
     Organizer,
     OrganizerNote,
@@ -76,6 +77,7 @@ class ListFilters:
     sector: str = ""
     county: str = ""
     interest: str = ""
+    rsvp: str = ""  # "" any; "not_invited"; or an invitation's answer (pending, accepted...)
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     sort: str = "created"
@@ -134,6 +136,15 @@ def filter_conditions(event_id: int, filters: ListFilters) -> list[ColumnElement
         conds.append(Registration.county == filters.county)
     if filters.interest:
         conds.append(getattr(Registration, f"interest_{filters.interest}").is_(True))
+    if filters.rsvp:
+        # correlated on the registration only: an export's outer query joins invitations too
+        invited = (select(Invitation.id)
+                   .where(Invitation.registration_id == Registration.id)
+                   .correlate(Registration))
+        if filters.rsvp == "not_invited":
+            conds.append(~invited.exists())
+        else:
+            conds.append(invited.where(Invitation.rsvp == filters.rsvp).exists())
     if filters.date_from:
         conds.append(Registration.created_at >= _day_start(filters.date_from))
     if filters.date_to:
