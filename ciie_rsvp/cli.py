@@ -555,12 +555,15 @@ def export_group() -> None:
               show_default=True)
 @click.option("--status", type=click.Choice(["submitted", "approved", "waitlisted", "declined",
                                              "withdrawn"]), help="Only this status.")
+@click.option("--rsvp", type=click.Choice(["accepted", "declined", "pending", "not_invited"]),
+              help="Only registrants whose invitation has this answer (pending: invited, no "
+                   "answer yet), or who were not invited.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Output file (default: <slug>-registrations-<date>.<format>).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_appcontext
-def export_registrations(slug: str, fmt: str, status: str | None, output: str | None,
-                         quiet: bool) -> None:
+def export_registrations(slug: str, fmt: str, status: str | None, rsvp: str | None,
+                         output: str | None, quiet: bool) -> None:
     """Write the attendee list of an event to a file (CSV, XLSX or JSON)."""
     import getpass
     import os
@@ -573,7 +576,8 @@ def export_registrations(slug: str, fmt: str, status: str | None, output: str | 
     event = get_event(slug)
     if event is None:
         raise click.ClickException(f"there is no event with the slug {slug!r}")
-    filters = ListFilters(status=status or "", sort="created", direction="asc")
+    filters = ListFilters(status=status or "", rsvp=rsvp or "", sort="created",
+                          direction="asc")
     path = output or exports.filename_for(event, fmt, filters)
     total = exports.count_rows(event.id, filters)
     table = exports.registration_table(event.id, filters, ATTENDEE_COLUMNS)

@@ -597,7 +597,8 @@ def test_a_bulk_decision_returns_to_the_same_page_of_the_list(client, login_orga
 
 
 def test_the_list_and_its_export_filter_by_invitation_answer(app, client, login_organizer,
-                                                             make_event, make_registration):
+                                                             make_event, make_registration,
+                                                             tmp_path):
     """Who is coming: the accepted invitees, listed and exported, without sorting a full
     export by hand (a scale walkthrough found no other way)."""
     import csv
@@ -645,3 +646,11 @@ def test_the_list_and_its_export_filter_by_invitation_answer(app, client, login_
     rows = list(csv.DictReader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
     assert [row["Company"] for row in rows] == ["yes Co"]
     assert "-filtered-" in resp.headers["Content-Disposition"]
+    # and from the command line
+    out = tmp_path / "coming.csv"
+    done = app.test_cli_runner().invoke(args=[
+        "export", "registrations", "--event", slug, "--format", "csv", "--rsvp", "accepted",
+        "-o", str(out), "--quiet"])
+    assert done.exit_code == 0, done.output
+    rows = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+    assert [row["Company"] for row in rows] == ["yes Co"]
