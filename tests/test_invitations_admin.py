@@ -401,3 +401,32 @@ def test_declined_and_withdrawn_registrations_are_never_invited(app, client, smt
     result = app.test_cli_runner().invoke(
         args=["invitations", "send", "--event", slug, "--status", ""])
     assert result.exit_code == 0 and "queued 0 invitation(s)" in result.output
+
+
+def test_the_board_lists_invitations_a_page_at_a_time_and_searches_them(
+        app, client, smtp_server, console, monkeypatch):
+    """1,800 invitations on one page were 700 KB of HTML, with the actions below them all."""
+    from ciie_rsvp.invitations import admin
+
+    monkeypatch.setattr(admin, "INVITATIONS_PER_PAGE", 2)
+    slug, _regs = console
+    base = f"/organizer/events/{slug}/invitations"
+    preflight = page(client, f"{base}/preflight?template=welcome&status=approved")
+    client.post(f"{base}/send", data={"csrf_token": csrf_from(preflight), "template": "welcome",
+                                      "status": "approved"})
+
+    def listed(html: str) -> list[str]:
+        return re.findall(r'aria-label="Select ([^"]+)"', html)
+
+    first = page(client, base)
+    assert len(listed(first)) == 2 and "3 invitations; page 1 of 2." in first
+    assert first.index("Remind non-responders") < first.index("<table")  # actions on top
+    second = page(client, f"{base}?page=2")
+    assert len(listed(second)) == 1 and set(listed(first)).isdisjoint(listed(second))
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+    assert listed(page(client, f"{base}?page=99")) == listed(second)  # the last page
+    found = page(client, f"{base}?q=WEI%40example")
+    assert len(listed(found)) == 1 and "1 invitation matches." in found
+    assert "No invitations match the filter" in page(client, f"{base}?q=nobody")
+    for bad in ("page=0", "page=x", "page=-1", "q=" + "x" * 201):
+        assert client.get(f"{base}?{bad}").status_code == 400, bad

@@ -43,6 +43,9 @@ SKIPPED = {"withdrawn": "withdrawn", "declined": "declined by the organizers",
            **{problem: label.lower() for problem, label in services.PROBLEMS.items()
               if problem not in ("opted_out", "already_invited")}}
 
+# The dashboard lists invitations a page at a time: 1,800 on one page were 700 KB of HTML.
+INVITATIONS_PER_PAGE = 100
+
 admin_bp = Blueprint("invitations_admin", __name__,
                      url_prefix="/organizer/events/<slug>/invitations")
 
@@ -87,11 +90,23 @@ def dashboard(slug: str) -> str:
         abort(400, description="Unknown RSVP filter.")
     if delivery not in (None, "queued", "sending", "retrying", "sent", "failed"):
         abort(400, description="Unknown delivery filter.")
+    q = (request.args.get("q") or "").strip()
+    if len(q) > 200:
+        abort(400, description="The search is longer than 200 characters.")
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 1_000_000:
+        abort(400, description="The page must be a whole number from 1.")
+    total = services.count_invitations(event, rsvp=rsvp, delivery=delivery, q=q)
+    pages = max(1, -(-total // INVITATIONS_PER_PAGE))
+    page_no = min(int(page), pages)
     plan = services.reminder_plan(event)
     return render_template(
         "invitations/dashboard.html", event=event,
         counts=services.dashboard_counts(event),
-        rows=services.invitation_rows(event, rsvp=rsvp, delivery=delivery),
+        rows=services.invitation_rows(event, rsvp=rsvp, delivery=delivery, q=q,
+                                      limit=INVITATIONS_PER_PAGE,
+                                      offset=(page_no - 1) * INVITATIONS_PER_PAGE),
+        total=total, page=page_no, pages=pages, q=q,
         rsvp=rsvp, delivery=delivery, queue=queue_state(),
         templates=services.template_names(event), plan=plan,
         update_count=services.schedule_update_count(event),

@@ -1079,9 +1079,8 @@ class InvitationRow:
     withdrawn: bool = False  # the registration was withdrawn after the invitation
 
 
-def invitation_rows(event: Event, *, rsvp: str | None = None,
-                    delivery: str | None = None) -> list[InvitationRow]:
-    """Every invitation of ``event`` with the state of its latest message."""
+def _invitations_query(event: Event, *, rsvp: str | None, delivery: str | None,
+                       q: str) -> Any:
     latest = (select(OutboxMessage.invitation_id, func.max(OutboxMessage.id).label("last_id"))
               .where(OutboxMessage.invitation_id.is_not(None))
               .group_by(OutboxMessage.invitation_id).subquery())
@@ -1089,11 +1088,32 @@ def invitation_rows(event: Event, *, rsvp: str | None = None,
              .join(Registration, Registration.id == Invitation.registration_id)
              .outerjoin(latest, latest.c.invitation_id == Invitation.id)
              .outerjoin(OutboxMessage, OutboxMessage.id == latest.c.last_id)
-             .where(Invitation.event_id == event.id).order_by(Invitation.id))
+             .where(Invitation.event_id == event.id))
     if rsvp:
         query = query.where(Invitation.rsvp == rsvp)
     if delivery:
         query = query.where(OutboxMessage.status == delivery)
+    if q:  # the registration list's search: every word in the company, a name or the email
+        from ..organizer.services import ListFilters, filter_conditions
+
+        query = query.where(*filter_conditions(event.id, ListFilters(q=q)))
+    return query
+
+
+def count_invitations(event: Event, *, rsvp: str | None = None, delivery: str | None = None,
+                      q: str = "") -> int:
+    """How many invitations :func:`invitation_rows` would list without a limit."""
+    query = _invitations_query(event, rsvp=rsvp, delivery=delivery, q=q)
+    return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def invitation_rows(event: Event, *, rsvp: str | None = None, delivery: str | None = None,
+                    q: str = "", limit: int | None = None, offset: int = 0
+                    ) -> list[InvitationRow]:
+    """The invitations of ``event`` (all, or a page) with the state of their latest message."""
+    query = _invitations_query(event, rsvp=rsvp, delivery=delivery, q=q).order_by(Invitation.id)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     return [
         InvitationRow(inv.id, reg.id, reg.full_name, reg.email, reg.company, reg.language,
                       inv.rsvp, inv.guests, inv.opened_at, inv.responded_at, inv.rounds,
