@@ -395,6 +395,10 @@ def print_preflight(report: Any) -> None:
     if report.template_missing:
         click.echo(f"  nothing can be sent: {report.missing_reason()}")
     click.echo(f"  selected: {counts['selected']}, ready to send: {counts['ready']}")
+    if report.english_in_chinese and report.chinese_ready:
+        click.echo(f"  note: the {report.chinese_ready} Chinese invitation(s) will show "
+                   f"{', '.join(report.english_in_chinese)} in English (no Chinese text in the "
+                   "event's settings)")
     for problem, label in PROBLEMS.items():
         if counts[problem]:
             click.echo(f"  {label}: {counts[problem]}")

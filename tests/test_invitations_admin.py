@@ -430,3 +430,27 @@ def test_the_board_lists_invitations_a_page_at_a_time_and_searches_them(
     assert "No invitations match the filter" in page(client, f"{base}?q=nobody")
     for bad in ("page=0", "page=x", "page=-1", "q=" + "x" * 201):
         assert client.get(f"{base}?{bad}").status_code == 400, bad
+
+
+def test_preflight_says_which_event_texts_chinese_invitations_show_in_english(
+        app, client, console, make_invitee):
+    slug, _regs = console
+    base = f"/organizer/events/{slug}/invitations"
+    url = f"{base}/preflight?template=welcome&status=approved"
+    assert 'id="english-in-chinese"' not in page(client, url)  # nobody reads Chinese yet
+    make_invitee(slug, language="zh-Hans", first_name="晓明", last_name="王")
+    html = page(client, url)
+    assert ("The 1 Chinese invitation will show hosts, organizers, place (venue, city, "
+            "country) in English") in html
+    assert f'href="/organizer/events/{slug}/settings"' in html
+    assert "Send 4 invitations" in html  # a notice, not a refusal
+    out = app.test_cli_runner().invoke(args=["invitations", "send", "--event", slug,
+                                             "--dry-run"])
+    assert ("note: the 1 Chinese invitation(s) will show hosts, organizers, place in English"
+            in out.output)
+    with app.app_context():
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        event.hosts_zh, event.organizers_zh = "上海市商务委员会", "洛杉矶世界贸易中心"
+        event.venue_zh, event.city_zh = "洛杉矶市中心", "洛杉矶"
+        db.session.commit()
+    assert 'id="english-in-chinese"' not in page(client, url)

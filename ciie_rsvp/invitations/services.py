@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from ..i18n import (
     format_event_when,
     format_rsvp_deadline,
     locale_for,
+    text_in,
 )
 from ..models import (
     PLACE_FIELDS,
@@ -296,6 +298,13 @@ class Preflight:
     checks: list[Check] = field(default_factory=list)
     template_missing: bool = False  # no English version (the one every language falls back to)
     template_exists: bool = True  # in any language
+    # Event texts the Chinese template uses that have no Chinese version: Chinese invitations
+    # show them in English (placeholder names, e.g. "hosts", "place").
+    english_in_chinese: list[str] = field(default_factory=list)
+
+    @property
+    def chinese_ready(self) -> int:
+        return sum(1 for c in self.ready if c.language == "zh-Hans")
 
     def missing_reason(self) -> str:
         """Why nothing can be sent, when :attr:`template_missing`."""
@@ -386,6 +395,27 @@ def _check(reg: Registration, event: Event, templates: dict[str, InvitationTempl
     return check
 
 
+_EVENT_PLACEHOLDER = re.compile(r"\bevent\.(\w+)")
+_TRANSLATED = {"name": ("name",), "summary": ("summary",), "venue": ("venue",),
+               "city": ("city",), "hosts": ("hosts",), "organizers": ("organizers",),
+               "place": PLACE_FIELDS}
+
+
+def english_in_chinese(event: Event, row: InvitationTemplate) -> list[str]:
+    """The event placeholders of the Chinese template ``row`` that would come out in English:
+    filled in English, empty in Chinese (a scale walkthrough sent 500 invitations reading
+    "Shanghai Municipal Commission of Commerce携手World Trade Center Los Angeles…", and
+    preflight reported nothing)."""
+    used = set(_EVENT_PLACEHOLDER.findall(" ".join((row.subject, row.body_html, row.body_text))))
+    missing = []
+    for placeholder, fields in _TRANSLATED.items():
+        if placeholder in used and any(
+                text_in(event, name, "en") and not getattr(event, f"{name}_zh", "")
+                for name in fields):
+            missing.append(placeholder)
+    return missing
+
+
 def preflight(event: Event, template_name: str, *, status: str | None = "approved",
               registration_ids: Iterable[int] | None = None,
               with_tokens: bool = False) -> Preflight:
@@ -398,6 +428,8 @@ def preflight(event: Event, template_name: str, *, status: str | None = "approve
     templates = templates_of(event, template_name)
     if "en" not in templates:
         report.template_missing, report.template_exists = True, bool(templates)
+    if "zh-Hans" in templates:
+        report.english_in_chinese = english_in_chinese(event, templates["zh-Hans"])
     regs = select_recipients(event, status=status, registration_ids=registration_ids)
     invited = set(db.session.scalars(select(Invitation.registration_id).where(
         Invitation.event_id == event.id)))
