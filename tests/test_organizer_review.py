@@ -148,6 +148,14 @@ def test_list_search_filter_sort_paginate(client, login_organizer, make_event, m
     first = ids(per_page="25", page="1")
     assert first == [c, b, a]
     assert ids(page="99") == [c, b, a]  # clamped to the last page
+    # A header's first click sorts words A to Z and dates newest first; the next reverses.
+    html = client.get(url).get_data(as_text=True)
+    heads = dict(re.findall(r'sort=(\w+)&amp;direction=(\w+)', html))
+    assert heads["company"] == heads["name"] == heads["email"] == "asc"
+    assert heads["created"] == "asc"  # the list is sorted by it, newest first: now reversed
+    html = client.get(url, query_string={"sort": "company", "direction": "asc"}).get_data(True)
+    heads = dict(re.findall(r'sort=(\w+)&amp;direction=(\w+)', html))
+    assert heads["company"] == "desc" and heads["created"] == "desc"
 
 
 def test_invalid_filters_show_their_errors_beside_them_and_no_list(client, login_organizer,
@@ -479,6 +487,27 @@ def test_duplicate_warnings_on_detail_page(client, login_organizer, make_event,
     assert "Possible duplicates" not in html
 
 
+def test_many_possible_duplicates_show_the_likeliest_ten(client, login_organizer, make_event,
+                                                        make_registration):
+    """A walkthrough's 90 look-alike companies pushed the decision buttons 4,600 px down."""
+    slug = make_event()
+    me = make_registration(slug, company="Pacific Coast Foods", email="maria.lopez@gmail.com")
+    for i in range(14):
+        make_registration(slug, company=f"Pacific Coast Foods {i}",
+                          email=f"buyer{i}@example{i}.com")
+    same_mailbox = make_registration(slug, company="Zeta Holdings",
+                                     email="Maria.Lopez+ciie@gmail.com")  # made last
+    login_organizer()
+    html = client.get(f"/organizer/registrations/{me}").get_data(as_text=True)
+    section = html[html.index("Possible duplicates"):html.index("</section>")]
+    assert "Possible duplicates (15)" in section
+    assert section.count("<li>") == 11  # ten, and the line saying how many more
+    assert "… and 5 more, less likely" in section
+    assert "q=Pacific+Coast+Foods" in section
+    first = re.search(r'/organizer/registrations/(\d+)"', section).group(1)
+    assert int(first) == same_mailbox  # the same mailbox before look-alike names
+
+
 def _form_data(html, **overrides):
     data = valid_registration(**overrides)
     data.pop("consent", None)
@@ -654,3 +683,37 @@ def test_the_list_and_its_export_filter_by_invitation_answer(app, client, login_
     assert done.exit_code == 0, done.output
     rows = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
     assert [row["Company"] for row in rows] == ["yes Co"]
+
+
+def test_a_registration_leads_back_to_the_list_as_it_was_left(client, login_organizer,
+                                                               make_event, make_registration):
+    """The menu's Registrations link starts afresh; the walkthrough lost its filters and page
+    after every registration it opened."""
+    slug = make_event()
+    reg = make_registration(slug, company="Pacific Robotics LLC", county="San Diego")
+    other_event = make_event()
+    other = make_registration(other_event)
+    login_organizer()
+    url = f"/organizer/events/{slug}/registrations"
+
+    def back_link(reg_id: int) -> str:
+        html = client.get(f"/organizer/registrations/{reg_id}").get_data(as_text=True)
+        return re.search(r'<a href="([^"]+)" id="back-to-list">', html).group(1)
+
+    assert back_link(reg) == url  # never listed: the plain list
+    client.get(url, query_string={"county": "San Diego", "q": "robotics", "sort": "company",
+                                  "direction": "asc", "per_page": "25"})
+    link = back_link(reg).replace("&amp;", "&")
+    assert link.startswith(url + "?")
+    assert {"county=San+Diego", "q=robotics", "sort=company", "direction=asc",
+            "per_page=25"} <= set(link.split("?", 1)[1].split("&"))
+    # still there after a decision on the registration's page
+    html = client.get(f"/organizer/registrations/{reg}").get_data(as_text=True)
+    assert client.post(f"/organizer/registrations/{reg}/status", data={
+        "csrf_token": csrf_from(html), "status": "approved"}).status_code == 303
+    assert "county=San+Diego" in back_link(reg)
+    # another event's registration goes back to its own list, unfiltered
+    assert back_link(other) == f"/organizer/events/{other_event}/registrations"
+    # an invalid filter is not remembered over the last good one
+    client.get(url, query_string={"date_from": "2030-02-30"})
+    assert "county=San+Diego" in back_link(reg)

@@ -146,4 +146,6 @@ def find_for(reg: Registration) -> list[Warning]:
             reasons.append(f"same company web domain ({web})")
         if reasons:
             warnings.append(Warning(other, reasons))
+    # The likeliest first (more reasons, then the same mailbox): the page shows only a few.
+    warnings.sort(key=lambda w: (-len(w.reasons), not w.reasons[0].startswith("email")))
     return warnings

@@ -19,10 +19,12 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     stream_with_context,
     url_for,
 )
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import privacy
@@ -100,7 +102,21 @@ def registrations(slug: str) -> tuple[str, int]:
         # that was not applied would look filtered.
         return render_template("organizer/registrations.html", event=event, filters=None,
                                page=None, filter_form=form), 400
-    return _list_page(event, form.to_filters(), request.args)
+    filters = form.to_filters()
+    # Remembered for the registration pages' "Back to the list" (the menu's Registrations
+    # starts afresh): the list as it was left, filters, order and page.
+    session["list_view"] = {"slug": event.slug, "args": filters.query_args()}
+    return _list_page(event, filters, request.args)
+
+
+def _back_to_list(event: Event) -> str:
+    """The registration list as this organizer last left it for ``event`` (else the list)."""
+    remembered = session.get("list_view")
+    args = remembered.get("args", {}) if isinstance(remembered, dict) else {}
+    if not (isinstance(remembered, dict) and remembered.get("slug") == event.slug
+            and isinstance(args, dict) and _filter_form(MultiDict(args)).validate()):
+        args = {}
+    return url_for(".registrations", slug=event.slug, **args)
 
 
 def _list_page(event: Event, filters: services.ListFilters, formdata: Any, *,
@@ -214,7 +230,8 @@ def registration(reg_id: int) -> str:
 def _detail_page(reg: Registration, note_form: NoteForm | None = None) -> str:
     """The registration's page; ``note_form`` is a submitted note to show with its error."""
     return render_template("organizer/registration.html", detail=services.registration_detail(reg),
-                           event=reg.event, decision_form=DecisionForm(formdata=None),
+                           event=reg.event, back_to_list=_back_to_list(reg.event),
+                           decision_form=DecisionForm(formdata=None),
                            note_form=note_form or NoteForm(formdata=None), post_form=PostForm())
 
 
