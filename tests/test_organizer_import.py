@@ -67,6 +67,7 @@ def test_preview_then_import_with_duplicates_skipped(app, client, login_organize
     html = resp.get_data(as_text=True)
     assert "2 new, 2 duplicates (skipped), 0 with errors." in html
     assert "already registered for this event" in html and "Same email as row 2" in html
+    assert "<td>王晓明</td>" in html  # as the list will write it, family name first
     assert _count(app) == 1  # nothing written by the preview
     token = re.search(r'name="token" type="hidden" value="([^"]+)"', html).group(1)
     # Each row will record consent to the privacy notice: the organizer has to say so.

@@ -30,7 +30,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..choices import CALIFORNIA_COUNTIES, COMPANY_SIZES, INTERESTS, LANGUAGES, SECTORS
 from ..extensions import db
-from ..models import Event, ImportBatch, Organizer, Registration, utcnow
+from ..models import Event, ImportBatch, Organizer, Registration, utcnow, written_name
 from ..registration.forms import RegistrantFields
 from ..validation import normalize_email
 from . import services
@@ -95,6 +95,12 @@ class RowResult:
     @property
     def status(self) -> str:
         return "error" if self.errors else "duplicate" if self.duplicate else "new"
+
+    @property
+    def name(self) -> str:
+        """The name as the list will write it (王晓明, not 晓明 王)."""
+        return written_name(self.raw.get("first_name", "").strip(),
+                            self.raw.get("last_name", "").strip())
 
 
 @dataclass
