@@ -44,9 +44,16 @@ def normalize_tag(value: str | None) -> str | None:
     return None
 
 
+# The organizer console is written in English only: its pages' header and footer follow it,
+# not the browser (a Chinese browser got a Chinese header over an English console).
+CONSOLE_BLUEPRINTS = frozenset({"organizer", "invitations_admin"})
+
+
 def current_tag() -> str:
     """The BCP 47 tag of the page being rendered."""
     if has_request_context():
+        if request.blueprint in CONSOLE_BLUEPRINTS:
+            return "en"
         chosen = normalize_tag(session.get("lang"))
         if chosen:
             return chosen

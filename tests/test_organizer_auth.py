@@ -89,3 +89,21 @@ def test_every_organizer_route_requires_sign_in(app, client):
                 assert "/organizer/login" in resp.headers["Location"]
             checked += 1
     assert checked >= 2
+
+
+def test_the_console_is_english_whatever_the_browser_prefers(client, make_event,
+                                                             login_organizer):
+    """A Chinese browser got a Chinese header and footer over the English-only console."""
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    public = client.get("/", headers=chinese).get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in public and ">English</button>" in public
+    login = client.get("/organizer/login", headers=chinese).get_data(as_text=True)
+    assert '<html lang="en">' in login and "lang-switch" not in login
+    login_organizer()
+    slug = make_event()
+    for url in ("/organizer/", f"/organizer/events/{slug}/registrations",
+                f"/organizer/events/{slug}/invitations"):
+        html = client.get(url, headers=chinese).get_data(as_text=True)
+        assert '<html lang="en">' in html, url
+        assert "CIIE California Delegation" in html and "lang-switch" not in html, url
+        assert "上海市商务委员会" not in html, url  # the footer
