@@ -82,6 +82,32 @@ def test_calendar_entries_always_have_a_length(event_kw: dict[str, object]) -> N
         assert start.utcoffset() == dt.timedelta(0) and "TZID" not in vevent["DTSTART"].params
 
 
+def test_a_multi_day_event_with_hours_is_those_hours_each_day() -> None:
+    """CIIE open 10:00-17:00 from the 5th to the 10th used to be one block from the 5th at
+    10:00 to the 10th at 17:00, nights included, in every calendar it was added to."""
+    event = make_event(start_date=dt.date(2030, 11, 5), end_date=dt.date(2030, 11, 10),
+                       start_time=dt.time(10, 0), end_time=dt.time(17, 0),
+                       timezone="Asia/Shanghai")
+    full, fast = both(event)
+    assert fast == full
+    vevent = icalendar.Calendar.from_ical(fast).walk("VEVENT")[0]
+    start, end = vevent["DTSTART"].dt, vevent["DTEND"].dt
+    assert (start.isoformat(), end.isoformat()) == ("2030-11-05T10:00:00+08:00",
+                                                    "2030-11-05T17:00:00+08:00")
+    assert vevent["DTSTART"].params["TZID"] == "Asia/Shanghai"
+    assert dict(vevent["RRULE"]) == {"FREQ": ["DAILY"], "COUNT": [6]}
+    # one day, or whole days without hours: no repetition
+    for kw in ({"end_date": dt.date(2030, 11, 5)}, {"start_time": None, "end_time": None}):
+        one = icalendar.Calendar.from_ical(both(make_event(**{
+            "start_date": dt.date(2030, 11, 5), "end_date": dt.date(2030, 11, 10),
+            "start_time": dt.time(10, 0), "end_time": dt.time(17, 0), **kw}))[1])
+        assert "RRULE" not in one.walk("VEVENT")[0]
+    # hours past midnight end the next morning
+    late = icalendar.Calendar.from_ical(both(make_event(
+        start_time=dt.time(22, 0), end_time=dt.time(2, 0)))[1]).walk("VEVENT")[0]
+    assert late["DTEND"].dt - late["DTSTART"].dt == dt.timedelta(hours=4)
+
+
 @pytest.mark.parametrize(("zone", "closes"), [
     # no deadline: answers until the first day begins on the event's clock
     ("America/Los_Angeles", dt.datetime(2030, 10, 13, 7, 0, tzinfo=dt.UTC)),

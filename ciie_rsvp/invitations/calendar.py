@@ -31,18 +31,21 @@ def _vtimezone(tzid: str, year: int) -> bytes:
                                         last_date=dt.date(year + 2, 1, 1)).to_ical()
 
 
-def _when(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime]:
-    """Start and end: local times in the event's zone, or whole days when times are unknown."""
+def _when(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime, int]:
+    """Start, end and number of days: whole days when times are unknown (one span), else the
+    first day's hours in the event's zone, repeated daily (an expo open 10:00-17:00 from the
+    5th to the 10th is six such days, not one block through five nights)."""
     if event.start_time is None:
-        return event.start_date, event.end_date + dt.timedelta(days=1)
+        return event.start_date, event.end_date + dt.timedelta(days=1), 1
     zone = ZoneInfo(known_zone(event.timezone))
     start = dt.datetime.combine(event.start_date, event.start_time, tzinfo=zone)
-    if event.end_time is None:  # two hours from the start time, on the last day
-        end = dt.datetime.combine(event.end_date, event.start_time, tzinfo=zone) \
-            + dt.timedelta(hours=2)
+    if event.end_time is None:  # two hours from the start time
+        end = start + dt.timedelta(hours=2)
     else:
-        end = dt.datetime.combine(event.end_date, event.end_time, tzinfo=zone)
-    return start, max(end, start)
+        end = dt.datetime.combine(event.start_date, event.end_time, tzinfo=zone)
+        if end <= start:  # hours past midnight (22:00-02:00) end the next morning
+            end += dt.timedelta(days=1)
+    return start, end, max((event.end_date - event.start_date).days + 1, 1)
 
 
 def event_ics(
@@ -68,9 +71,9 @@ def event_ics(
     content lines are written per invitee, by icalendar itself. ``full_event_ics`` builds the
     whole calendar each time; tests check both give the same bytes.
     """
-    start, end = _when(event)
+    start, end, days = _when(event)
     location = event.place(language)
-    skeleton = _skeleton(start, end, known_zone(event.timezone), event.start_date.year,
+    skeleton = _skeleton(start, end, days, known_zone(event.timezone), event.start_date.year,
                          location, organizer, summary, description, sequence, bool(url))
     personal = _personal_lines(uid, stamp or dt.datetime.now(dt.UTC), url, attendee, partstat)
     return b"".join(personal[part] if isinstance(part, str) else part for part in skeleton)
@@ -106,13 +109,13 @@ def _add_personal(vevent: icalendar.Event, uid: str, stamp: dt.datetime, url: st
 
 
 @functools.lru_cache(maxsize=64)
-def _skeleton(start: dt.date | dt.datetime, end: dt.date | dt.datetime, tzid: str, year: int,
-              location: str, organizer: Person, summary: str, description: str, sequence: int,
-              with_url: bool) -> tuple[bytes | str, ...]:
+def _skeleton(start: dt.date | dt.datetime, end: dt.date | dt.datetime, days: int, tzid: str,
+              year: int, location: str, organizer: Person, summary: str, description: str,
+              sequence: int, with_url: bool) -> tuple[bytes | str, ...]:
     """The shared calendar split around the personal lines: bytes, and the names of the
     personal content lines to put in between."""
-    ics = _calendar_bytes(start, end, tzid, year, location, organizer, summary, description,
-                          sequence, uid="x", stamp=_SENTINEL_STAMP,
+    ics = _calendar_bytes(start, end, days, tzid, year, location, organizer, summary,
+                          description, sequence, uid="x", stamp=_SENTINEL_STAMP,
                           url="https://x" if with_url else "", attendee=Person("x", "x@x"),
                           partstat="NEEDS-ACTION")  # the personal lines are written per invitee
     parts: list[bytes | str] = []
@@ -143,16 +146,17 @@ def full_event_ics(event: Event, *, uid: str, organizer: Person, attendee: Perso
                    stamp: dt.datetime | None = None, partstat: str = "NEEDS-ACTION",
                    language: str = "en") -> bytes:
     """:func:`event_ics` built whole with icalendar (the reference the fast path must equal)."""
-    start, end = _when(event)
+    start, end, days = _when(event)
     location = event.place(language)
-    return _calendar_bytes(start, end, known_zone(event.timezone), event.start_date.year, location,
+    return _calendar_bytes(start, end, days, known_zone(event.timezone), event.start_date.year,
+                           location,
                            organizer, summary, description, sequence, uid=uid,
                            stamp=stamp or dt.datetime.now(dt.UTC), url=url, attendee=attendee,
                            partstat=partstat)
 
 
-def _calendar_bytes(start: dt.date | dt.datetime, end: dt.date | dt.datetime, tzid: str,
-                    year: int, location: str, organizer: Person, summary: str,
+def _calendar_bytes(start: dt.date | dt.datetime, end: dt.date | dt.datetime, days: int,
+                    tzid: str, year: int, location: str, organizer: Person, summary: str,
                     description: str, sequence: int, *, uid: str, stamp: dt.datetime, url: str,
                     attendee: Person, partstat: str) -> bytes:
     cal = icalendar.Calendar()
@@ -163,6 +167,8 @@ def _calendar_bytes(start: dt.date | dt.datetime, end: dt.date | dt.datetime, tz
     vevent = icalendar.Event()
     vevent.add("dtstart", start)
     vevent.add("dtend", end)
+    if days > 1:
+        vevent.add("rrule", {"freq": "daily", "count": days})
     vevent.add("summary", summary)
     if location:
         vevent.add("location", location)
