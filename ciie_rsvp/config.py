@@ -125,6 +125,10 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Inline delivery (the default) sends at most this many messages in the request that
         # queued them; a bigger send is left to the delivery worker.
         "MAIL_INLINE_MAX": env_int("MAIL_INLINE_MAX", 50),
+        # A send, reminder or update from the console stops starting new parts after this many
+        # seconds (the page says how many remain; sending again continues), well within
+        # gunicorn's 30 s worker timeout. The CLI has no limit.
+        "BATCH_REQUEST_SECONDS": env_int("BATCH_REQUEST_SECONDS", 10),
         # Render limits for organizer-edited invitation templates.
         "TEMPLATE_RENDER_SECONDS": float(env_int("TEMPLATE_RENDER_SECONDS", 2)),
         "TEMPLATE_MAX_OUTPUT": env_int("TEMPLATE_MAX_OUTPUT", 256 * 1024),

@@ -148,3 +148,37 @@ def test_a_second_wave_says_who_had_been_invited_before(app, client, board, make
     assert "1 invitation(s) queued. 5 had been invited before." in page
     assert "left out" not in page
     assert "Messages sent / queued / failed" in page
+
+
+def test_a_console_batch_stops_for_time_and_the_same_click_continues_it(app, client, board):
+    """A batch of thousands in one request would outlast gunicorn's 30 s worker timeout: the
+    console stops starting parts after BATCH_REQUEST_SECONDS (0 here: one part a request)."""
+    app.config["BATCH_REQUEST_SECONDS"] = 0
+    slug, base = board
+    page = post(client, base, "send", template="welcome", status="approved")
+    assert "2 invitation(s) queued." in page
+    assert "3 more are left, to keep this page from timing out" in page
+    assert "left out" not in page
+    page = post(client, base, "send", template="welcome", status="approved")
+    assert "2 invitation(s) queued. 2 had been invited before." in page
+    assert "1 more are left" in page
+    post(client, base, "send", template="welcome", status="approved")
+    assert count(app, OutboxMessage, OutboxMessage.kind == "invitation") == 5
+    page = post(client, base, "remind", round="2")
+    assert "2 reminder(s) queued (round 2)" in page and "3 more are left" in page
+    board_page = client.get(base).get_data(as_text=True)
+    assert "Remind non-responders (round 2: 3)" in board_page  # the same round continues
+    post(client, base, "remind", round="2")
+    post(client, base, "remind", round="2")
+    assert count(app, OutboxMessage, OutboxMessage.kind == "invitation_reminder") == 5
+    assert count(app, Invitation, Invitation.rounds == 2) == 5
+    with app.app_context():
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        event.schedule_revision += 1
+        db.session.commit()
+    page = post(client, base, "update")
+    assert "2 update(s) queued" in page and "3 more are left" in page
+    # the command line has no time limit
+    app.config["BATCH_REQUEST_SECONDS"] = 0
+    out = app.test_cli_runner().invoke(args=["invitations", "update", "--event", slug])
+    assert out.exit_code == 0 and "queued 3 update(s)" in out.output

@@ -15,6 +15,7 @@ from typing import Protocol, TypeVar
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -233,6 +234,19 @@ class _Queued(Protocol):
 Q = TypeVar("Q", bound=_Queued)
 
 
+def _budget() -> float:
+    """Seconds a console request may spend starting parts of a batch (then it stops)."""
+    return float(current_app.config["BATCH_REQUEST_SECONDS"])
+
+
+def _more(remaining: int, how: str) -> str:
+    """The flash's ending when a batch stopped for time with ``remaining`` recipients left."""
+    if not remaining:
+        return ""
+    return (f" {remaining} more are left, to keep this page from timing out: {how} to "
+            "continue (those already done are skipped), or use the command line.")
+
+
 def _in_parts(action: Callable[[], Q]) -> Q:
     """Run a batch send (:mod:`.batches`, which commits and dispatches each part): 409 with
     its reason when the rules refuse it."""
@@ -279,14 +293,14 @@ def send(slug: str) -> Response:
         abort(400, description="The form expired or the selection is not valid.")
     result = _in_parts(lambda: batches.send_invitations(
         event, form.template.data, status=form.status.data or None,
-        organizer_id=current_organizer().id, after_commit=dispatch))
+        organizer_id=current_organizer().id, after_commit=dispatch, seconds=_budget()))
     counts = result.preflight.counts()
     already = counts["already_invited"]
     problems = counts["selected"] - result.invited - already
     flash(f"{result.invited} invitation(s) queued."
           + (f" {already} had been invited before." if already else "")
-          + (f" {problems} recipient(s) were left out: see the preflight." if problems else ""),
-          "success")
+          + (f" {problems} recipient(s) were left out: see the preflight." if problems else "")
+          + _more(result.remaining, "send them the same way"), "success")
     return redirect(url_for(".dashboard", slug=slug), code=303)
 
 
@@ -299,13 +313,14 @@ def remind(slug: str) -> Response:
         form_refused(form, "The reminder round must be a whole number from 2 to 1000.")
     result = _in_parts(lambda: batches.remind(
         event, round_=form.round.data, invitation_ids=_ids("invitation_id"),
-        after_commit=dispatch))
+        after_commit=dispatch, seconds=_budget()))
     left_out = Counter(reason for _id, reason in result.skipped)
     flash(f"{result.reminded} reminder(s) queued (round {form.round.data}); those who "
           "answered are never reminded."
           + (" Left out: " + ", ".join(f"{n} {SKIPPED.get(reason, reason)}"
                                        for reason, n in sorted(left_out.items())) + "."
-             if left_out else ""), "success")
+             if left_out else "")
+          + _more(result.remaining, "remind them with the same round"), "success")
     return redirect(url_for(".dashboard", slug=slug), code=303)
 
 
@@ -330,11 +345,12 @@ def update(slug: str) -> Response:
     if not ActionForm().validate_on_submit():
         form_expired()
     result = _in_parts(lambda: batches.send_schedule_update(
-        event, organizer_id=current_organizer().id, after_commit=dispatch))
-    flash(f"{result.updated} update(s) queued with the new date, time and place."
-          if result.updated else
-          "Everyone invited already has the latest date, time and place: nothing was sent.",
-          "success")
+        event, organizer_id=current_organizer().id, after_commit=dispatch,
+        seconds=_budget()))
+    flash((f"{result.updated} update(s) queued with the new date, time and place."
+           if result.updated or result.remaining else
+           "Everyone invited already has the latest date, time and place: nothing was sent.")
+          + _more(result.remaining, "send the update again"), "success")
     return redirect(url_for(".dashboard", slug=slug), code=303)
 
 

@@ -14,8 +14,10 @@ outbox ids each part queued.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from ..database import deferred_transactions, immediate_transactions
 from ..extensions import db
@@ -29,22 +31,38 @@ R = TypeVar("R")
 AfterCommit = Callable[[list[Any]], None]
 
 
+@dataclass
+class Parts(Generic[R]):
+    """The parts a batch ran, and how many of its recipients were left for another run (the
+    time budget ran out)."""
+
+    results: list[R] = field(default_factory=list)
+    remaining: int = 0
+
+
 def in_parts(ids: Sequence[int], prepare: Callable[[list[int]], P],
              record: Callable[[P], R], outbox_ids: Callable[[R], list[Any]], *,
-             after_commit: AfterCommit, part: int | None = None, at_least_once: bool = False
-             ) -> list[R]:
+             after_commit: AfterCommit, part: int | None = None, at_least_once: bool = False,
+             seconds: float | None = None) -> Parts[R]:
     """Run ``prepare`` (reads) then ``record`` (writes, committed) over ``ids`` in parts.
 
     ``at_least_once`` runs one empty part when there are no ids (so that a send with nobody
-    to invite still reports why). An :class:`services.InvitationError` after some parts were
-    committed says how many messages they queued.
+    to invite still reports why). With ``seconds``, no part starts after that long: the rest
+    is counted in :attr:`Parts.remaining` (a web request must end before the server's worker
+    timeout; a later run does the rest). An :class:`services.InvitationError` after some
+    parts were committed says how many messages they queued.
     """
     size = max(part or PART, 1)
+    deadline = time.monotonic() + seconds if seconds is not None else None
     db.session.rollback()  # end the request's transaction: no write lock while building
-    results: list[R] = []
+    done: Parts[R] = Parts()
+    results = done.results
     queued = 0
     chunks = [list(ids[i:i + size]) for i in range(0, len(ids), size)]
-    for chunk in chunks or ([[]] if at_least_once else []):
+    for number, chunk in enumerate(chunks or ([[]] if at_least_once else [])):
+        if deadline is not None and results and time.monotonic() > deadline:
+            done.remaining = sum(len(c) for c in chunks[number:])
+            break
         try:
             with deferred_transactions():
                 prepared = prepare(chunk)
@@ -66,15 +84,21 @@ def in_parts(ids: Sequence[int], prepare: Callable[[list[int]], P],
         ids_queued = outbox_ids(result)
         queued += len([i for i in ids_queued if i is not None])
         after_commit(ids_queued)
-    return results
+    return done
 
 
 def send_invitations(event: Event, template_name: str, *, status: str | None,
                      organizer_id: int | None, after_commit: AfterCommit,
-                     part: int | None = None) -> services.SendResult:
+                     part: int | None = None, seconds: float | None = None
+                     ) -> services.SendResult:
     """Invite every selected recipient who passes preflight; one preflight report for all."""
     event_id, slug = event.id, event.slug
     ids = services.recipient_ids(event, status=status)
+    # Those invited before are only reported (no rendering): parts go to the others, so a
+    # second wave, or a send continued after the time budget, does not walk them again.
+    invited = services.invited_registration_ids(event)
+    before = [i for i in ids if i in invited]
+    ids = [i for i in ids if i not in invited]
 
     def prepare(chunk: list[int]) -> tuple[services.Preflight, list[services.Prepared]]:
         return services.prepare_invitations(event, template_name, status=status,
@@ -89,8 +113,13 @@ def send_invitations(event: Event, template_name: str, *, status: str | None,
 
     combined = services.SendResult(services.Preflight(slug, template_name,
                                                       status or services.ANY_STATUS))
-    for result in in_parts(ids, prepare, record, lambda r: r.outbox_ids,
-                           after_commit=after_commit, part=part, at_least_once=True):
+    if before:
+        combined.preflight.checks.extend(services.preflight(
+            event, template_name, status=status, registration_ids=before).checks)
+    parts = in_parts(ids, prepare, record, lambda r: r.outbox_ids, after_commit=after_commit,
+                     part=part, at_least_once=True, seconds=seconds)
+    combined.remaining = parts.remaining
+    for result in parts.results:
         report = result.preflight
         combined.preflight.template_missing = report.template_missing
         combined.preflight.template_exists = report.template_exists
@@ -104,16 +133,23 @@ def send_invitations(event: Event, template_name: str, *, status: str | None,
 
 
 def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None,
-           after_commit: AfterCommit, part: int | None = None) -> services.RemindResult:
+           after_commit: AfterCommit, part: int | None = None, seconds: float | None = None
+           ) -> services.RemindResult:
     """Reminder ``round_`` to everyone (or ``invitation_ids``) who has not answered."""
     services.check_round(event, round_)
-    ids = services.reminder_candidates(event, invitation_ids)
-    combined = services.RemindResult()
-    for result in in_parts(
-            ids, lambda chunk: services.prepare_reminders(
-                event, round_=round_, invitation_ids=chunk),
-            lambda batch: services.record_reminders(round_, batch), lambda r: r.outbox_ids,
-            after_commit=after_commit, part=part):
+    candidates = services.reminder_candidates(event, invitation_ids)
+    # Those who had this round are only reported: parts go to the others, so a round
+    # continued after the time budget does not walk them again.
+    ids = [i for i, rounds in candidates if rounds < round_]
+    combined = services.RemindResult(skipped=[(i, "already_reminded")
+                                              for i, rounds in candidates if rounds >= round_])
+    parts = in_parts(
+        ids, lambda chunk: services.prepare_reminders(event, round_=round_,
+                                                      invitation_ids=chunk),
+        lambda batch: services.record_reminders(round_, batch), lambda r: r.outbox_ids,
+        after_commit=after_commit, part=part, seconds=seconds)
+    combined.remaining = parts.remaining
+    for result in parts.results:
         combined.outbox_ids.extend(result.outbox_ids)
         combined.reminded += result.reminded
         combined.skipped.extend(result.skipped)
@@ -121,17 +157,18 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None,
 
 
 def send_schedule_update(event: Event, *, organizer_id: int | None,
-                         after_commit: AfterCommit, part: int | None = None
-                         ) -> services.UpdateResult:
+                         after_commit: AfterCommit, part: int | None = None,
+                         seconds: float | None = None) -> services.UpdateResult:
     """The event's new date, time and place to everyone who was told earlier ones."""
     event_id = event.id
     ids = services.update_candidates(event)
     combined = services.UpdateResult()
-    for result in in_parts(
-            ids, lambda chunk: services.prepare_updates(
-                event, chunk),
-            lambda batch: services.record_updates(event_id, batch, organizer_id=organizer_id),
-            lambda r: r.outbox_ids, after_commit=after_commit, part=part):
+    parts = in_parts(
+        ids, lambda chunk: services.prepare_updates(event, chunk),
+        lambda batch: services.record_updates(event_id, batch, organizer_id=organizer_id),
+        lambda r: r.outbox_ids, after_commit=after_commit, part=part, seconds=seconds)
+    combined.remaining = parts.remaining
+    for result in parts.results:
         combined.outbox_ids.extend(result.outbox_ids)
         combined.updated += result.updated
         combined.skipped.extend(result.skipped)

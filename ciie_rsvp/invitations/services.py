@@ -416,6 +416,12 @@ def english_in_chinese(event: Event, row: InvitationTemplate) -> list[str]:
     return missing
 
 
+def invited_registration_ids(event: Event) -> set[int]:
+    """Registrations of ``event`` that have an invitation."""
+    return set(db.session.scalars(select(Invitation.registration_id).where(
+        Invitation.event_id == event.id)))
+
+
 def preflight(event: Event, template_name: str, *, status: str | None = "approved",
               registration_ids: Iterable[int] | None = None,
               with_tokens: bool = False) -> Preflight:
@@ -431,8 +437,7 @@ def preflight(event: Event, template_name: str, *, status: str | None = "approve
     if "zh-Hans" in templates:
         report.english_in_chinese = english_in_chinese(event, templates["zh-Hans"])
     regs = select_recipients(event, status=status, registration_ids=registration_ids)
-    invited = set(db.session.scalars(select(Invitation.registration_id).where(
-        Invitation.event_id == event.id)))
+    invited = invited_registration_ids(event)
     opted_out = _opted_out([r.email_normalized for r in regs])
     secret = current_app.config["SECRET_KEY"]
     for reg in regs:
@@ -461,6 +466,7 @@ class SendResult:
     outbox_ids: list[int | None] = field(default_factory=list)
     invited: int = 0
     skipped: int = 0
+    remaining: int = 0  # recipients left for another run (:mod:`.batches`' time budget)
 
 
 def sender_of(event: Event) -> tuple[str, str | None]:
@@ -642,6 +648,7 @@ class RemindResult:
     outbox_ids: list[int | None] = field(default_factory=list)
     reminded: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    remaining: int = 0  # invitees left for another run (:mod:`.batches`' time budget)
 
 
 @dataclass
@@ -676,13 +683,15 @@ def check_round(event: Event, round_: int) -> None:
                               f"{latest}. Reload the page and try again.")
 
 
-def reminder_candidates(event: Event, invitation_ids: Iterable[int] | None = None) -> list[int]:
-    """Ids of the invitations of ``event`` (all, or ``invitation_ids``) still unanswered."""
-    query = select(Invitation.id).where(Invitation.event_id == event.id,
-                                        Invitation.rsvp == RsvpAnswer.PENDING.value)
+def reminder_candidates(event: Event, invitation_ids: Iterable[int] | None = None
+                        ) -> list[tuple[int, int]]:
+    """(id, rounds had) of the invitations of ``event`` (all, or ``invitation_ids``) still
+    unanswered."""
+    query = select(Invitation.id, Invitation.rounds).where(
+        Invitation.event_id == event.id, Invitation.rsvp == RsvpAnswer.PENDING.value)
     if invitation_ids is not None:
         query = query.where(Invitation.id.in_(list(invitation_ids)))
-    return list(db.session.scalars(query.order_by(Invitation.id)))
+    return [(i, n) for i, n in db.session.execute(query.order_by(Invitation.id))]
 
 
 def prepare_reminders(event: Event, *, round_: int, invitation_ids: Iterable[int]
@@ -770,7 +779,7 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None = 
     (invitation, template version, round) makes a repeated click queue nothing.
     """
     check_round(event, round_)
-    ids = reminder_candidates(event, invitation_ids)
+    ids = [i for i, _rounds in reminder_candidates(event, invitation_ids)]
     return record_reminders(round_, prepare_reminders(event, round_=round_, invitation_ids=ids))
 
 
@@ -870,6 +879,7 @@ class UpdateResult:
     outbox_ids: list[int | None] = field(default_factory=list)
     updated: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    remaining: int = 0  # invitees left for another run (:mod:`.batches`' time budget)
 
 
 def update_candidates(event: Event) -> list[int]:
