@@ -7,11 +7,12 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, g, jsonify, redirect, render_template, request, session, url_for
 from flask import Request as FlaskRequest
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound, UnsupportedMediaType
 from werkzeug.wrappers import Response
 
 from ..database import mark_immediate, unmark_immediate
@@ -49,10 +50,17 @@ def healthz() -> tuple[Response, int]:
 
 
 def _error_page(code: int, title: str, message: str) -> tuple[str | Response, int]:
+    if request_ctx.url_adapter is None:
+        # A Host header no address can be built for (Werkzeug's BadHost): the page template's
+        # links cannot be made either (that was a 500), so the answer is plain text.
+        return Response(f"{title}: {message}\n", code, mimetype="text/plain"), code
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return jsonify(error=title, message=message), code
     return render_template("errors/error.html", code=code, title=title, message=message), code
 
+
+#: The bodies a write request may have: what HTML forms send.
+FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 #: Sent with every response unless the view set its own.
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
@@ -87,6 +95,17 @@ class Request(FlaskRequest):
 
 def register_request_guards(app: Flask) -> None:
     app.request_class = Request
+
+    def _forms_only() -> None:
+        # Every write is an HTML form. A JSON body would reach the forms as numbers, booleans
+        # and objects (Flask-WTF reads JSON as form data), which they are not made for (those
+        # were 500s). First of all checks, so the answer says so rather than "form expired".
+        if request.method in WRITE_METHODS and request.mimetype \
+                and request.mimetype not in FORM_MIMETYPES:
+            raise UnsupportedMediaType(_("Send this as a web form (form-urlencoded or "
+                                         "multipart/form-data)."))
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _forms_only)
 
     @app.before_request
     def _guards() -> None:
