@@ -138,6 +138,29 @@ def test_errors_come_first_numbered_as_a_spreadsheet_numbers_rows_and_name_the_v
     assert "“Agriculture” is not one of the accepted values" in html
 
 
+def test_a_file_whose_rows_were_all_registered_since_its_preview_imports_nothing(
+        app, client, login_organizer, make_event):
+    """The same file previewed in two tabs and confirmed twice: the second confirmation
+    inserted an empty list of audit rows and answered 500, every time until it expired."""
+    slug = make_event()
+    login_organizer()
+    content = _csv([_row()])
+    first, second = (_upload(client, slug, content).get_data(as_text=True) for _ in range(2))
+
+    def confirm(html: str):
+        token = re.search(r'name="token" type="hidden" value="([^"]+)"', html).group(1)
+        return client.post(f"/organizer/events/{slug}/import/confirm",
+                           data={"csrf_token": csrf_from(html), "token": token, "consent": "y"})
+
+    assert confirm(first).status_code == 303
+    resp = confirm(second)
+    assert resp.status_code == 303
+    assert "Imported 0 registrations; 1 duplicates skipped." in client.get(
+        resp.headers["Location"]).get_data(as_text=True)
+    assert _count(app) == 1
+    assert confirm(second).status_code == 404  # done: the staged file is gone
+
+
 def test_export_file_reads_back_as_import(app, client, login_organizer, make_event,
                                           make_registration):
     """A CSV export of one event imports into another (human headers, labels, BOM)."""

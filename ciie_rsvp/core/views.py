@@ -59,6 +59,9 @@ def _error_page(code: int, title: str, message: str) -> tuple[str | Response, in
     return render_template("errors/error.html", code=code, title=title, message=message), code
 
 
+#: Views that read their own (multipart) body, under their own size limit.
+UPLOAD_ENDPOINTS = frozenset({"organizer.import_registrations"})
+
 #: The bodies a write request may have: what HTML forms send.
 FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
@@ -116,9 +119,11 @@ def register_request_guards(app: Flask) -> None:
             raise BadRequest(_("The address contains a NUL character."))
         if request.method in WRITE_METHODS:
             g.sqlite_immediate = mark_immediate()
-            # Multipart bodies (the CSV import) are read by their view, under its own size
-            # limit; the import checks them itself.
-            if request.mimetype != "application/x-www-form-urlencoded":
+            # The CSV import's multipart body is read by its view, under its own size limit,
+            # and checked there.
+            multipart = request.mimetype == "multipart/form-data"
+            if request.endpoint in UPLOAD_ENDPOINTS or not (
+                    multipart or request.mimetype == "application/x-www-form-urlencoded"):
                 return
             values = list(request.form.listvalues())
             # urlencoded bodies are not counted by Werkzeug's MAX_FORM_PARTS
@@ -130,7 +135,13 @@ def register_request_guards(app: Flask) -> None:
             # Werkzeug keeps bytes that are not UTF-8 as their "%XX" escapes (older versions:
             # U+FFFD); storing that would change what was sent without a word. The body is
             # read strictly again only when a value shows a sign of it.
-            if any("%" in value or "\ufffd" in value for listed in values for value in listed) \
+            if multipart and any("\ufffd" in value for listed in values for value in listed):
+                # Werkzeug's multipart parser replaces bytes that are not UTF-8 with U+FFFD;
+                # stored, that would change what was sent without a word.
+                raise BadRequest(_("The form was not sent as UTF-8 text. Reload the page and "
+                                   "try again."))
+            if not multipart and any("%" in value or "\ufffd" in value
+                                     for listed in values for value in listed) \
                     and not _strict_utf8(request.get_data(cache=True)):
                 raise BadRequest(_("The form was not sent as UTF-8 text. Reload the page and "
                                    "try again."))

@@ -8,7 +8,6 @@ from typing import Any
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
-    BooleanField,
     DateField,
     DateTimeLocalField,
     EmailField,
@@ -35,7 +34,7 @@ from wtforms.validators import (
 
 from ..choices import CALIFORNIA_COUNTIES, INTERESTS, SECTORS, STATUSES
 from ..core.ids import valid_id
-from ..registration.forms import RegistrantWithEmail, _strip
+from ..registration.forms import RegistrantWithEmail, Tick, _strip
 from ..validation import NoControlChars, normalize_mailbox
 from ..zones import zone_label
 from . import events
@@ -172,11 +171,11 @@ class OrganizerRegistrationForm(RegistrantWithEmail):
 
 
 class NewRegistrationForm(OrganizerRegistrationForm):
-    consent = BooleanField(
+    consent = Tick(
         "The registrant has read the privacy notice and agreed that the organizers store and "
         "use this information to handle the registration.",
         validators=[DataRequired("Confirm the registrant agreed to the privacy notice.")])
-    send_mail = BooleanField("Email the registrant a confirmation with their private link",
+    send_mail = Tick("Email the registrant a confirmation with their private link",
                              default=True)
 
 
@@ -188,7 +187,7 @@ class ImportConfirmForm(FlaskForm):
     token = HiddenField(validators=[DataRequired(), Length(max=64)])
     # Each imported registration records consent to the privacy notice at the import: the
     # organizer says so for them, as on "Add a registration".
-    consent = BooleanField(
+    consent = Tick(
         "The people in this file have read the privacy notice and agreed that the organizers "
         "store and use their information to handle their registration.",
         validators=[DataRequired("Confirm that the people in this file agreed to the privacy "
@@ -284,7 +283,7 @@ class EventForm(FlaskForm):
     registration_closes_at = _local_time("Registration closes")
     capacity = IntegerField("Capacity", validators=[
         Optional(), NumberRange(1, 1_000_000, "Leave it empty, or give 1 to 1,000,000.")])
-    is_published = BooleanField("Published: listed on the public site and open for "
+    is_published = Tick("Published: listed on the public site and open for "
                                 "registration between the registration times below")
     mail_from = StringField("Invitations from", filters=[_strip],
                             validators=[Optional(), Length(max=254), _mailbox])

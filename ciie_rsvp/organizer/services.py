@@ -592,6 +592,8 @@ def correct_registration(reg: Registration, data: dict[str, Any],
 def bulk_insert_registrations(event: Event, rows: list[dict[str, Any]],
                               organizer: Organizer) -> int:
     """Insert already validated, duplicate-free rows (the CSV import); no mail is sent."""
+    if not rows:  # every row became a duplicate since the preview: nothing to insert
+        return 0
     now = utcnow()
     regs = []
     for data in rows:

@@ -52,6 +52,19 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+class Tick(BooleanField):
+    """A tick box that is ticked only by a yes: what a browser sends ("y"), or "yes", "on",
+    "true", "1" in any case. Anything else is not ticked ("No", "FALSE", " no", "null"...):
+    WTForms' own check took every value but a few exact lowercase ones as a yes, so a
+    scripted ``confirm=No`` erased personal data."""
+
+    YES = frozenset({"y", "yes", "on", "true", "1"})
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = bool(valuelist) and isinstance(valuelist[0], str) \
+            and valuelist[0].strip().lower() in self.YES
+
+
 class FastSelect(Select):
     """WTForms' ``Select`` with each choice list's ``<option>`` markup built once per process.
 
@@ -364,7 +377,7 @@ class RegistrationForm(RegistrantWithEmail):
                            render_kw={"autocomplete": "off", "tabindex": "-1"})
     started = HiddenField()
 
-    consent = BooleanField(
+    consent = Tick(
         _l("I have read the privacy notice and agree that the organizers store and use this "
            "information to handle my registration."),
         validators=[DataRequired(_l("Please agree to the privacy notice to register."))])
@@ -401,16 +414,12 @@ class WithdrawForm(FlaskForm):
     """Withdrawing: one click while a withdrawal can be undone; once the event's registration
     has closed it cannot, and the registrant ticks ``understood`` to say they know."""
 
-    understood = BooleanField(_l("I understand that I cannot restore my registration after "
-                              "withdrawing it."),
-                           false_values=(False, "false", "", "n", "no", "off", "0"))
+    understood = Tick(_l("I understand that I cannot restore my registration after "
+                         "withdrawing it."))
 
 
 class EraseForm(FlaskForm):
     """Deleting personal data needs an explicit tick, not just a click."""
 
-    confirm = BooleanField(_l("Yes, delete my personal data. I understand this cannot be "
-                              "undone."),
-                           validators=[DataRequired(_l("Tick the box to confirm."))],
-                           # not only the browser's "y": any "no" a client may send is no
-                           false_values=(False, "false", "", "n", "no", "off", "0"))
+    confirm = Tick(_l("Yes, delete my personal data. I understand this cannot be undone."),
+                   validators=[DataRequired(_l("Tick the box to confirm."))])
