@@ -29,11 +29,12 @@ def _create_app() -> Flask:
 
 
 class _CommandGroup(FlaskGroup):
-    """Flask's command group, except that listing the commands (``--help``, shell completion)
-    leaves no trace. Flask builds the app to list and describe the commands its extensions add
-    (``db``), and building it for real creates the instance folder and its secret key in
-    whatever directory ``--help`` was typed in. Listing uses a throwaway app instead; running
-    a command still builds the real one."""
+    """Flask's command group, except that ``ciie-rsvp --help`` leaves no trace. Flask builds
+    the app to list and describe the commands it and the extensions add (``db``), and building
+    it for real creates the instance folder and its secret key in whatever directory
+    ``--help`` was typed in. The top-level listing uses a throwaway app instead; running a
+    command (or asking a command group such as ``invitations`` for its help) still builds the
+    real one."""
 
     _listing: Flask | None = None
 

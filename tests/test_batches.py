@@ -182,3 +182,153 @@ def test_a_console_batch_stops_for_time_and_the_same_click_continues_it(app, cli
     app.config["BATCH_REQUEST_SECONDS"] = 0
     out = app.test_cli_runner().invoke(args=["invitations", "update", "--event", slug])
     assert out.exit_code == 0 and "queued 3 update(s)" in out.output
+
+
+# --- found by a code review of the parts -----------------------------------------------------
+
+
+def _unsubscribe(app, email: str) -> None:
+    import datetime as dt
+
+    from ciie_rsvp.models import MailOptOut
+
+    with app.app_context():
+        db.session.add(MailOptOut(email_normalized=email, at=dt.datetime.now(dt.UTC)))
+        db.session.commit()
+
+
+def test_an_unsubscribed_non_responder_does_not_hold_the_button_on_a_round(app, client, board):
+    slug, base = board
+    post(client, base, "send", template="welcome", status="approved")
+    _unsubscribe(app, "p0@example.com")
+    page = post(client, base, "remind", round="2")
+    assert "4 reminder(s) queued (round 2)" in page and "1 unsubscribed" in page
+    assert "Remind non-responders (round 3: 4)" in client.get(base).get_data(as_text=True)
+    out = app.test_cli_runner().invoke(args=["invitations", "remind", "--event", slug])
+    assert "round 3: queued 4 reminder(s)" in out.output
+
+
+def test_a_reminder_built_before_an_update_does_not_take_the_invitee_back(app, client, board,
+                                                                        monkeypatch):
+    """Built at revision N, written after the update to N+1: it would have stated the old
+    date after the new one, and left the next update thinking everyone had it."""
+    import datetime as dt
+
+    slug, base = board
+    post(client, base, "send", template="welcome", status="approved")
+    real = services.prepare_reminders
+
+    def moved_and_updated_meanwhile(event, *, round_, invitation_ids):
+        batch = real(event, round_=round_, invitation_ids=invitation_ids)
+        with app.app_context():
+            moved = db.session.scalar(select(Event).where(Event.slug == slug))
+            if moved.schedule_revision == 0:
+                moved.start_date = moved.end_date = dt.date(2030, 10, 20)
+                moved.schedule_revision += 1
+                db.session.commit()
+                assert services.send_schedule_update(moved).updated == 5
+                db.session.commit()
+        return batch
+
+    monkeypatch.setattr(services, "prepare_reminders", moved_and_updated_meanwhile)
+    page = post(client, base, "remind", round="2")
+    # the first part (built before the move) is passed by; the others state the new date
+    assert "3 reminder(s) queued (round 2)" in page
+    assert "2 answered or reminded while this round was being sent" in page
+    with app.app_context():
+        assert set(db.session.scalars(select(Invitation.schedule_revision))) == {1}
+    # every reminder that did go out states the new date, after the update
+    monkeypatch.setattr(services, "prepare_reminders", real)
+    post(client, base, "remind", round="2")
+    with app.app_context():
+        assert set(db.session.scalars(select(Invitation.schedule_revision))) == {1}
+        assert db.session.scalar(select(func.min(Invitation.rounds))) == 2
+
+
+@pytest.mark.parametrize("kind", ["send", "remind"])
+def test_nobody_erased_or_unsubscribed_while_a_part_is_built_is_written_to(
+        app, client, board, monkeypatch, kind):
+    from ciie_rsvp import privacy
+    from ciie_rsvp.models import Registration
+
+    _slug, base = board
+    if kind == "remind":
+        post(client, base, "send", template="welcome", status="approved")
+    name = "prepare_reminders" if kind == "remind" else "prepare_invitations"
+    real, done = getattr(services, name), []
+
+    def erase_and_unsubscribe_meanwhile(*args, **kwargs):
+        built = real(*args, **kwargs)
+        if not done:
+            done.append(True)
+            with app.app_context():
+                privacy.erase(db.session.scalar(select(Registration).where(
+                    Registration.email == "p0@example.com")))
+                db.session.commit()
+            _unsubscribe(app, "p1@example.com")
+        return built
+
+    monkeypatch.setattr(services, name, erase_and_unsubscribe_meanwhile)
+    if kind == "remind":
+        post(client, base, "remind", round="2")
+    else:
+        post(client, base, "send", template="welcome", status="approved")
+    with app.app_context():
+        written = set(db.session.scalars(select(OutboxMessage.recipient).where(
+            OutboxMessage.kind == ("invitation" if kind == "send" else "invitation_reminder"))))
+    assert written == {"p2@example.com", "p3@example.com", "p4@example.com"}
+
+
+def test_a_database_failure_after_some_parts_says_what_was_queued(app, client, board,
+                                                                  monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    _slug, base = board
+    post(client, base, "send", template="welcome", status="approved")
+    real, calls = services.prepare_reminders, []
+
+    def fail_the_second_part(event, *, round_, invitation_ids):
+        calls.append(invitation_ids)
+        if len(calls) == 2:
+            raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+        return real(event, round_=round_, invitation_ids=invitation_ids)
+
+    monkeypatch.setattr(services, "prepare_reminders", fail_the_second_part)
+    token = csrf_from(client.get(base).get_data(as_text=True))
+    resp = client.post(f"{base}/remind", data={"csrf_token": token, "round": "2"})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 503 and "Nothing was saved" not in body
+    assert "2 message(s) queued before that are being sent" in body
+    assert count(app, OutboxMessage, OutboxMessage.kind == "invitation_reminder") == 2
+
+
+def test_without_an_english_template_nothing_is_sent_and_everyone_is_counted(app, client,
+                                                                          board):
+    from ciie_rsvp.models import InvitationTemplate
+
+    _slug, base = board
+    with app.app_context():
+        for row in db.session.scalars(select(InvitationTemplate).where(
+                InvitationTemplate.language == "en")):
+            db.session.delete(row)
+        db.session.commit()
+    page = post(client, base, "send", template="welcome", status="approved")
+    assert "0 invitation(s) queued. 5 recipient(s) were left out" in page
+    assert count(app, OutboxMessage) == 0
+
+
+def test_the_dashboard_page_number_is_ascii_digits(client, board):
+    _slug, base = board
+    for bad in ("²", "١", "1.0", "+1"):
+        assert client.get(base, query_string={"page": bad}).status_code == 400, bad
+
+
+def test_a_real_cli_send_notes_english_in_chinese_invitations(app, make_event, make_invitee,
+                                                              smtp_server):
+    app.config["MAIL_URL"] = smtp_server.url
+    slug = make_event()
+    seed_welcome(app, slug)
+    make_invitee(slug, language="zh-Hans", first_name="晓明", last_name="王")
+    out = app.test_cli_runner().invoke(args=["invitations", "send", "--event", slug])
+    assert out.exit_code == 0
+    assert "note: the 1 Chinese invitation(s) will show" in out.output

@@ -95,7 +95,7 @@ def dashboard(slug: str) -> str:
     if len(q) > 200:
         abort(400, description="The search is longer than 200 characters.")
     page = request.args.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= 1_000_000:
+    if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 1_000_000:
         abort(400, description="The page must be a whole number from 1.")
     total = services.count_invitations(event, rsvp=rsvp, delivery=delivery, q=q)
     pages = max(1, -(-total // INVITATIONS_PER_PAGE))
@@ -252,6 +252,8 @@ def _in_parts(action: Callable[[], Q]) -> Q:
     its reason when the rules refuse it."""
     try:
         return action()
+    except batches.BatchInterrupted as exc:  # unavailable, and says what was done
+        abort(503, description=str(exc))
     except services.InvitationError as exc:
         abort(409, description=str(exc))
 

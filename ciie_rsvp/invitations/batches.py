@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError
+
 from ..database import deferred_transactions, immediate_transactions
 from ..extensions import db
 from ..models import Event
@@ -29,6 +31,16 @@ PART = 250  # recipients per part: about a quarter of a second of work, a few ms
 P = TypeVar("P")
 R = TypeVar("R")
 AfterCommit = Callable[[list[Any]], None]
+
+
+class BatchInterrupted(services.InvitationError):
+    """The database failed after some parts were committed (a 503, not a refusal)."""
+
+    def __init__(self, queued: int) -> None:
+        super().__init__(f"The database stopped answering during the batch. {queued} "
+                         "message(s) queued before that are being sent; send again in a "
+                         "minute to continue (those already done are skipped).")
+        self.queued = queued
 
 
 @dataclass
@@ -77,6 +89,11 @@ def in_parts(ids: Sequence[int], prepare: Callable[[list[int]], P],
                     f"{exc} ({queued} message(s) queued before this are being sent.)"
                 ) from exc
             raise
+        except DBAPIError as exc:
+            db.session.rollback()
+            if queued:  # not "nothing was saved": the parts before were committed
+                raise BatchInterrupted(queued) from exc
+            raise
         except BaseException:
             db.session.rollback()
             raise
@@ -113,6 +130,10 @@ def send_invitations(event: Event, template_name: str, *, status: str | None,
 
     combined = services.SendResult(services.Preflight(slug, template_name,
                                                       status or services.ANY_STATUS))
+    if "en" not in services.templates_of(event, template_name):
+        # Nothing can be sent: report every selected recipient at once, render nothing.
+        combined.preflight = services.preflight(event, template_name, status=status)
+        return combined
     if before:
         combined.preflight.checks.extend(services.preflight(
             event, template_name, status=status, registration_ids=before).checks)
@@ -123,12 +144,11 @@ def send_invitations(event: Event, template_name: str, *, status: str | None,
         report = result.preflight
         combined.preflight.template_missing = report.template_missing
         combined.preflight.template_exists = report.template_exists
+        combined.preflight.english_in_chinese = report.english_in_chinese
         combined.preflight.checks.extend(report.checks)
         combined.outbox_ids.extend(result.outbox_ids)
         combined.invited += result.invited
         combined.skipped += result.skipped
-        if report.template_missing:
-            break
     return combined
 
 

@@ -570,6 +570,11 @@ def record_invitations(event_id: int, template_name: str, prepared: list[Prepare
     the outbox's idempotency key (invitation, template version, round) backs that up.
     """
     now = utcnow()
+    # Erased, withdrawn, declined or unsubscribed while the part was built: not invited.
+    writable = set(db.session.scalars(select(Registration.id).where(
+        Registration.id.in_([p.registration_id for p in prepared]),
+        *_writable_registration()))) if prepared else set()
+    prepared = [p for p in prepared if p.registration_id in writable]
     by_reg = {p.registration_id: p for p in prepared}
     inserted = insert_ignore_many(Invitation, [{
         "event_id": event_id, "registration_id": p.registration_id,
@@ -618,16 +623,33 @@ class ReminderPlan:
     latest_at: dt.datetime | None  # when its last message was queued (UTC)
 
 
+def _writable_registration() -> list[Any]:
+    """SQL conditions on ``Registration``: it may still be written to (not erased, withdrawn
+    or declined, its address not unsubscribed). Checked again by every batch write, since
+    any of these can happen while a part is being built."""
+    return [Registration.erased_at.is_(None), Registration.status.not_in(NEVER_INVITED),
+            ~select(MailOptOut.email_normalized).where(
+                MailOptOut.email_normalized == Registration.email_normalized).exists()]
+
+
+def _writable(registration_id: Any) -> Any:
+    """SQL: the registration ``registration_id`` may still be written to."""
+    return (select(Registration.id)
+            .where(Registration.id == registration_id, *_writable_registration())
+            .exists())
+
+
 def reminder_plan(event: Event) -> ReminderPlan:
     """The round a remind to everyone should be: the one that brings the non-responders who
     had the fewest reminders up, so that a round first sent to a few hand-picked invitees is
     completed for the others instead of the button moving on to the next round (which then
     reached those few twice within minutes)."""
+    # Only invitees a reminder can reach: one who unsubscribed stays at their round for good
+    # and would otherwise hold the button on it (a code review found round 3 unreachable).
     behind = (select(Invitation.rounds, func.count())
-              .join(Registration, Registration.id == Invitation.registration_id)
               .where(Invitation.event_id == event.id,
                      Invitation.rsvp == RsvpAnswer.PENDING.value,
-                     Registration.status.not_in(NEVER_INVITED))
+                     _writable(Invitation.registration_id))
               .group_by(Invitation.rounds))
     by_rounds: dict[int, int] = {r: n for r, n in db.session.execute(behind)}
     latest = next_round(event) - 1
@@ -660,6 +682,7 @@ class PreparedMail:
     outbox: dict[str, Any]  # the whole outbox row
     schedule_revision: int  # the event's, as the message states it
     told_schedule: str  # what the message states (schedule_snapshot)
+    rsvp: str | None = None  # the answer the message states (updates), still to hold
 
 
 @dataclass
@@ -741,22 +764,30 @@ def _record_mails(prepared: list[PreparedMail], guard: Any, values: dict[str, An
                   ) -> tuple[list[int], list[int]]:
     """Mark the invitations of ``prepared`` that still meet ``guard`` with ``values`` (and
     the schedule their message states) and queue their messages; (outbox ids, invitation ids
-    passed by because they no longer meet it: they answered or were sent to meanwhile)."""
+    passed by because they no longer meet it: they answered, were sent to, erased or
+    unsubscribed meanwhile)."""
     taken: set[int] = set()
-    for (revision, told), group in _by_schedule(prepared).items():
+    for (revision, told, rsvp), group in _by_schedule(prepared).items():
+        conditions = [Invitation.id.in_([m.invitation_id for m in group]), guard,
+                      _writable(Invitation.registration_id),
+                      # never a message stating an older schedule than one already told
+                      Invitation.schedule_revision <= revision]
+        if rsvp is not None:
+            conditions.append(Invitation.rsvp == rsvp)
         taken.update(db.session.scalars(
-            update(Invitation)
-            .where(Invitation.id.in_([m.invitation_id for m in group]), guard)
+            update(Invitation).where(*conditions)
             .values(**values, schedule_revision=revision, told_schedule=told)
             .returning(Invitation.id)))
     outbox_ids = enqueue_many([m.outbox for m in prepared if m.invitation_id in taken])
     return outbox_ids, [m.invitation_id for m in prepared if m.invitation_id not in taken]
 
 
-def _by_schedule(prepared: list[PreparedMail]) -> dict[tuple[int, str], list[PreparedMail]]:
-    groups: dict[tuple[int, str], list[PreparedMail]] = {}
+def _by_schedule(prepared: list[PreparedMail]
+                 ) -> dict[tuple[int, str, str | None], list[PreparedMail]]:
+    groups: dict[tuple[int, str, str | None], list[PreparedMail]] = {}
     for mail in prepared:
-        groups.setdefault((mail.schedule_revision, mail.told_schedule), []).append(mail)
+        key = (mail.schedule_revision, mail.told_schedule, mail.rsvp)
+        groups.setdefault(key, []).append(mail)
     return groups
 
 
@@ -912,7 +943,7 @@ def prepare_updates(event: Event, invitation_ids: Iterable[int]) -> PreparedBatc
         batch.mails.append(PreparedMail(inv.id, outbox_row(
             message, kind="invitation_update", registration_id=reg.id, invitation_id=inv.id,
             idempotency_key=f"invitation:{inv.id}:schedule:r{event.schedule_revision}"),
-            event.schedule_revision, told))
+            event.schedule_revision, told, inv.rsvp))
     return batch
 
 
