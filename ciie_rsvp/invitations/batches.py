@@ -168,12 +168,7 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None,
                                                       invitation_ids=chunk),
         lambda batch: services.record_reminders(round_, batch), lambda r: r.outbox_ids,
         after_commit=after_commit, part=part, seconds=seconds)
-    combined.remaining = parts.remaining
-    for result in parts.results:
-        combined.outbox_ids.extend(result.outbox_ids)
-        combined.reminded += result.reminded
-        combined.skipped.extend(result.skipped)
-    return combined
+    return _gather(combined, parts, "reminded")
 
 
 def send_schedule_update(event: Event, *, organizer_id: int | None,
@@ -187,9 +182,18 @@ def send_schedule_update(event: Event, *, organizer_id: int | None,
         ids, lambda chunk: services.prepare_updates(event, chunk),
         lambda batch: services.record_updates(event_id, batch, organizer_id=organizer_id),
         lambda r: r.outbox_ids, after_commit=after_commit, part=part, seconds=seconds)
+    return _gather(combined, parts, "updated")
+
+
+M = TypeVar("M", services.RemindResult, services.UpdateResult)
+
+
+def _gather(combined: M, parts: Parts[M], count: str) -> M:
+    """Add the parts' results (outbox ids, skipped, the ``count`` of messages) to
+    ``combined``, with what was left for another run."""
     combined.remaining = parts.remaining
     for result in parts.results:
         combined.outbox_ids.extend(result.outbox_ids)
-        combined.updated += result.updated
         combined.skipped.extend(result.skipped)
+        setattr(combined, count, getattr(combined, count) + getattr(result, count))
     return combined
