@@ -159,6 +159,7 @@ def test_a_console_batch_stops_for_time_and_the_same_click_continues_it(app, cli
     assert "2 invitation(s) queued." in page
     assert "3 more are left, to keep this page from timing out" in page
     assert "left out" not in page
+    assert "Send 3 invitations" in page  # the preflight of the rest: its button continues
     page = post(client, base, "send", template="welcome", status="approved")
     assert "2 invitation(s) queued. 2 had been invited before." in page
     assert "1 more are left" in page

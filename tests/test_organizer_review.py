@@ -674,7 +674,7 @@ def test_the_list_and_its_export_filter_by_invitation_answer(app, client, login_
         "csrf_token": csrf_from(html), "format": "csv", "rsvp": "accepted"})
     rows = list(csv.DictReader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
     assert [row["Company"] for row in rows] == ["yes Co"]
-    assert "-filtered-" in resp.headers["Content-Disposition"]
+    assert "registrations-accepted-20" in resp.headers["Content-Disposition"]
     # and from the command line
     out = tmp_path / "coming.csv"
     done = app.test_cli_runner().invoke(args=[

@@ -302,7 +302,10 @@ def send(slug: str) -> Response:
     flash(f"{result.invited} invitation(s) queued."
           + (f" {already} had been invited before." if already else "")
           + (f" {problems} recipient(s) were left out: see the preflight." if problems else "")
-          + _more(result.remaining, "send them the same way"), "success")
+          + _more(result.remaining, "press Send on this page again"), "success")
+    if result.remaining:  # back to the preflight of the rest, whose button continues
+        return redirect(url_for(".preflight", slug=slug, template=form.template.data,
+                                status=form.status.data or ""), code=303)
     return redirect(url_for(".dashboard", slug=slug), code=303)
 
 

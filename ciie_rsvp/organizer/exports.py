@@ -542,16 +542,19 @@ def write_xlsx(table: Table, target: str | IO[bytes], sheet_name: str = "Registr
 
 def filename_for(event: Event, fmt: str, filters: ListFilters,
                  today: dt.date | None = None) -> str:
-    """``<event-slug>-registrations[-<status>][-filtered]-<YYYY-MM-DD>.<fmt>`` (ASCII only).
+    """``<event-slug>-registrations[-<status>][-<rsvp>][-filtered]-<YYYY-MM-DD>.<fmt>``
+    (ASCII only).
 
     ``filtered`` when anything but the status narrows the list (a search, a county, dates),
     so that a partial list is not saved under the name of the whole one.
     """
     slug = re.sub(r"[^a-z0-9-]+", "-", event.slug.lower()).strip("-") or "event"
     status = f"-{filters.status}" if filters.status else ""
-    narrowed = "-filtered" if set(filters.criteria()) - {"status"} else ""
+    # the invitation answer, as "accepted" or "not-invited": who is coming, by name
+    rsvp = f"-{filters.rsvp.replace('_', '-')}" if filters.rsvp else ""
+    narrowed = "-filtered" if set(filters.criteria()) - {"status", "rsvp"} else ""
     day = (today or utcnow().date()).isoformat()
-    return f"{slug}-registrations{status}{narrowed}-{day}.{fmt}"
+    return f"{slug}-registrations{status}{rsvp}{narrowed}-{day}.{fmt}"
 
 
 def record_export(event: Event, fmt: str, filters: ListFilters, *, row_count: int,
