@@ -49,10 +49,16 @@ def normalize_tag(value: str | None) -> str | None:
 CONSOLE_BLUEPRINTS = frozenset({"organizer", "invitations_admin"})
 
 
+def in_console() -> bool:
+    """Whether this request is for the organizer console (also an address under it that
+    does not exist, which matched no blueprint)."""
+    return request.blueprint in CONSOLE_BLUEPRINTS or request.path.startswith("/organizer/")
+
+
 def current_tag() -> str:
     """The BCP 47 tag of the page being rendered."""
     if has_request_context():
-        if request.blueprint in CONSOLE_BLUEPRINTS:
+        if in_console():
             return "en"
         chosen = normalize_tag(session.get("lang"))
         if chosen:

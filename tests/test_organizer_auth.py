@@ -107,3 +107,20 @@ def test_the_console_is_english_whatever_the_browser_prefers(client, make_event,
         assert '<html lang="en">' in html, url
         assert "CIIE California Delegation" in html and "lang-switch" not in html, url
         assert "上海市商务委员会" not in html, url  # the footer
+
+
+def test_console_errors_keep_the_console_layout_and_language(client, make_event,
+                                                            login_organizer):
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    login_organizer()
+    slug = make_event()
+    for url, code in ((f"/organizer/events/{slug}/invitations?page=abc", 400),
+                      ("/organizer/events/nope", 404), ("/organizer/does-not-exist", 404)):
+        resp = client.get(url, headers=chinese)
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == code, url
+        assert '<html lang="en">' in html and "Sign out" in html, url
+        assert 'href="/organizer/">Go to the console</a>' in html, url
+        assert "lang-switch" not in html and "页面" not in html, url
+    public = client.get("/does-not-exist", headers=chinese).get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in public and "Sign out" not in public

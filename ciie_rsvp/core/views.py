@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from ..database import mark_immediate, unmark_immediate
 from ..extensions import db
-from ..i18n import normalize_tag
+from ..i18n import in_console, normalize_tag
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,8 @@ def _error_page(code: int, title: str, message: str) -> tuple[str | Response, in
         return Response(f"{title}: {message}\n", code, mimetype="text/plain"), code
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return jsonify(error=title, message=message), code
-    return render_template("errors/error.html", code=code, title=title, message=message), code
+    page = "organizer/error.html" if in_console() else "errors/error.html"
+    return render_template(page, code=code, title=title, message=message), code
 
 
 #: Views that read their own (multipart) body, under their own size limit.
