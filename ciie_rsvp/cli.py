@@ -501,6 +501,10 @@ def invitations_update(slug: str, dry_run: bool) -> None:
     event = _event_or_fail(slug)
     if dry_run:
         click.echo(f"{services.schedule_update_count(event)} invitee(s) would get the update")
+        note = services.chinese_fallbacks(event).get("update")
+        if note:
+            click.echo(f"note: the {note.invitees} Chinese invitee(s) will see the place in "
+                       "English (no Chinese venue, city or country in the event's settings)")
         return
     try:
         result = batches.send_schedule_update(event, organizer_id=None,

@@ -454,3 +454,35 @@ def test_preflight_says_which_event_texts_chinese_invitations_show_in_english(
         event.venue_zh, event.city_zh = "洛杉矶市中心", "洛杉矶"
         db.session.commit()
     assert 'id="english-in-chinese"' not in page(client, url)
+
+
+def test_the_board_says_what_updates_and_reminders_show_chinese_invitees_in_english(
+        app, client, console, make_invitee):
+    """Preflight said it before the send, but a later update read "中国上海 NECC Shanghai"
+    without a word (second scale walkthrough)."""
+    slug, _regs = console
+    make_invitee(slug, language="zh-Hans", first_name="晓明", last_name="王")
+    base = f"/organizer/events/{slug}/invitations"
+    with app.app_context():
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        event.hosts_zh, event.organizers_zh = "上海市商务委员会", "洛杉矶世界贸易中心"
+        event.venue_zh, event.city_zh = "洛杉矶市中心", "洛杉矶"
+        db.session.commit()
+    preflight = page(client, f"{base}/preflight?template=welcome&status=approved")
+    client.post(f"{base}/send", data={"csrf_token": csrf_from(preflight), "template": "welcome",
+                                      "status": "approved"})
+    board = page(client, base)
+    assert "update-in-english" not in board and "remind-in-english" not in board
+    with app.app_context():  # moved; the Chinese venue emptied, as Settings does
+        event = db.session.scalar(select(Event).where(Event.slug == slug))
+        event.venue, event.venue_zh = "NECC Shanghai", ""
+        event.schedule_revision += 1
+        db.session.commit()
+    board = page(client, base)
+    assert ("The 1 Chinese invitee will see the place in English: the event has no Chinese "
+            "venue, city or country.") in board
+    assert ("Reminders to the 1 Chinese non-responder will show place (venue, city, country) "
+            "in English") in board
+    out = app.test_cli_runner().invoke(args=["invitations", "update", "--event", slug,
+                                             "--dry-run"])
+    assert "note: the 1 Chinese invitee(s) will see the place in English" in out.output

@@ -111,6 +111,7 @@ def dashboard(slug: str) -> str:
         rsvp=rsvp, delivery=delivery, queue=queue_state(),
         templates=services.template_names(event), plan=plan,
         update_count=services.schedule_update_count(event),
+        in_english=services.chinese_fallbacks(event),
         action_form=ActionForm(), round_form=RoundForm(round=plan.round))
 
 

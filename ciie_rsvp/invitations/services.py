@@ -416,6 +416,47 @@ def english_in_chinese(event: Event, row: InvitationTemplate) -> list[str]:
     return missing
 
 
+@dataclass
+class EnglishInChinese:
+    """Chinese invitees a message would show event texts to in English (no Chinese text)."""
+
+    invitees: int
+    texts: list[str]  # placeholder names: "hosts", "place"...
+
+
+def chinese_fallbacks(event: Event) -> dict[str, EnglishInChinese]:
+    """For the dashboard: what the schedule update (``"update"``, its place line) and the
+    next reminders (``"remind"``, their templates) would show Chinese invitees in English.
+    Preflight says it before a send; this says it before the messages that follow."""
+    notes: dict[str, EnglishInChinese] = {}
+    chinese = [Invitation.event_id == event.id, Registration.language == "zh-Hans",
+               *_writable_registration()]
+    place_in_english = any(text_in(event, name, "en") and not getattr(event, f"{name}_zh")
+                           for name in PLACE_FIELDS)
+    if place_in_english and event.schedule_revision:
+        due = db.session.scalar(
+            select(func.count(Invitation.id))
+            .join(Registration, Registration.id == Invitation.registration_id)
+            .where(*chinese, Invitation.schedule_revision < event.schedule_revision)) or 0
+        if due:
+            notes["update"] = EnglishInChinese(due, ["place"])
+    texts: set[str] = set()
+    invitees = 0
+    for name, n in db.session.execute(
+            select(Invitation.template_name, func.count())
+            .join(Registration, Registration.id == Invitation.registration_id)
+            .where(*chinese, Invitation.rsvp == RsvpAnswer.PENDING.value)
+            .group_by(Invitation.template_name)):
+        row = templates_of(event, name).get("zh-Hans")
+        missing = english_in_chinese(event, row) if row is not None else []
+        if missing:
+            texts.update(missing)
+            invitees += n
+    if invitees:
+        notes["remind"] = EnglishInChinese(invitees, [t for t in _TRANSLATED if t in texts])
+    return notes
+
+
 def invited_registration_ids(event: Event) -> set[int]:
     """Registrations of ``event`` that have an invitation."""
     return set(db.session.scalars(select(Invitation.registration_id).where(
