@@ -315,6 +315,12 @@ def test_organizer_approves_exports_and_invites_then_registrant_accepts(
     shot(page, "17-rsvp-dashboard")
     # A reminder to everyone asks first, naming the round and how many it reaches.
     asked.clear()
+    # ticking rows narrows the button to them
+    box = page.locator("input[name=invitation_id]").first
+    box.check()
+    assert page.locator("#remind").inner_text() == "Remind the 1 ticked (round 2)"
+    box.uncheck()
+    assert page.locator("#remind").inner_text() == "Remind non-responders (round 2: 2)"
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     page.get_by_role("button", name="Remind non-responders (round 2: 2)").click()
     assert asked == ["Send reminder round 2 to the 2 invitees who have not answered?"]
