@@ -127,15 +127,18 @@ def test_errors_come_first_numbered_as_a_spreadsheet_numbers_rows_and_name_the_v
     rows = [_row(email=f"p{i}@example.com") for i in range(30)]
     rows[1]["notes"] = "first line\nsecond line\nthird line"
     rows[20] = _row(email="p20@example.com", county="Los Angles", sector="Agriculture")
+    rows[25] = _row(email="p25@example.com", interests="exhibit;golf", delegates="many")
     resp = _upload(client, slug, _csv(rows))
     html = resp.get_data(as_text=True)
-    assert "29 new, 0 duplicates (skipped), 1 with errors." in html
-    errors_at = html.index("<caption>Rows with errors (1)</caption>")
+    assert "28 new, 0 duplicates (skipped), 2 with errors." in html
+    errors_at = html.index("<caption>Rows with errors (2)</caption>")
     assert errors_at < html.index("<caption>Every row (30)</caption>")
     first_row = re.search(r'<tr class="row-error"><td>(\d+)</td>', html[errors_at:])
     assert first_row.group(1) == "22"  # header row 1, then rows 2..31 as Excel shows them
     assert "California county: “Los Angles” is not one of the accepted values" in html
     assert "“Agriculture” is not one of the accepted values" in html
+    assert "“golf” is not one of the accepted values" in html  # the item, not the cell
+    assert "“many”: Not a valid integer value." in html
 
 
 def test_a_file_whose_rows_were_all_registered_since_its_preview_imports_nothing(

@@ -175,8 +175,15 @@ def _check_row(line: int, raw: dict[str, str]) -> RowResult:
         text = " ".join(str(m) for m in messages)
         if name in _CODED and (raw.get(name) or "").strip():
             # "Not a valid choice." alone left the organizer to guess which value and why.
-            text = (f"“{raw[name].strip()}” is not one of the accepted values (listed on the "
-                    "upload page).")
+            value = raw[name].strip()
+            if name == "interests":  # the items of the cell that are not accepted
+                known = {code for code, _label in INTERESTS}
+                value = "; ".join(item for item in _map_value(name, value)
+                                  if item not in known) or value
+            text = (f"“{value}” is not one of the accepted values (listed on the upload "
+                    "page).")
+        elif (raw.get(name) or "").strip() and name != "email":
+            text = f"“{raw[name].strip()[:80]}”: {text}"
         result.errors.append(f"{label}: {text}")
     email = raw.get("email", "").strip()
     try:
