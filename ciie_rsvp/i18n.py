@@ -45,14 +45,15 @@ def normalize_tag(value: str | None) -> str | None:
 
 
 # The organizer console is written in English only: its pages' header and footer follow it,
-# not the browser (a Chinese browser got a Chinese header over an English console).
-CONSOLE_BLUEPRINTS = frozenset({"organizer", "invitations_admin"})
+# not the browser (a Chinese browser got a Chinese header over an English console). Both of
+# its blueprints (organizer, invitations_admin) live under this prefix.
+CONSOLE_PREFIX = "/organizer/"
 
 
 def in_console() -> bool:
     """Whether this request is for the organizer console (also an address under it that
-    does not exist, which matched no blueprint)."""
-    return request.blueprint in CONSOLE_BLUEPRINTS or request.path.startswith("/organizer/")
+    does not exist)."""
+    return request.path.startswith(CONSOLE_PREFIX)
 
 
 def current_tag() -> str:

@@ -100,52 +100,54 @@ class Request(FlaskRequest):
 def register_request_guards(app: Flask) -> None:
     app.request_class = Request
 
-    def _forms_only() -> None:
-        # Every write is an HTML form. A JSON body would reach the forms as numbers, booleans
-        # and objects (Flask-WTF reads JSON as form data), which they are not made for (those
-        # were 500s). First of all checks, so the answer says so rather than "form expired".
-        if request.method in WRITE_METHODS and request.mimetype \
-                and request.mimetype not in FORM_MIMETYPES:
-            raise UnsupportedMediaType(_("Send this as a web form (form-urlencoded or "
-                                         "multipart/form-data)."))
-
-    app.before_request_funcs.setdefault(None, []).insert(0, _forms_only)
-
-    @app.before_request
     def _guards() -> None:
+        # First of all before-request functions (before CSRF and the rate limits), so that
+        # what arrives malformed is answered for what it is, and no check reads it before.
         # No field or address holds a NUL character (PostgreSQL's text cannot store one).
         if "\x00" in request.path:
             raise NotFound()  # no page has such an address
         if b"%00" in request.query_string:
             raise BadRequest(_("The address contains a NUL character."))
-        if request.method in WRITE_METHODS:
-            g.sqlite_immediate = mark_immediate()
-            # The CSV import's multipart body is read by its view, under its own size limit,
-            # and checked there.
-            multipart = request.mimetype == "multipart/form-data"
-            if request.endpoint in UPLOAD_ENDPOINTS or not (
-                    multipart or request.mimetype == "application/x-www-form-urlencoded"):
-                return
-            values = list(request.form.listvalues())
-            # urlencoded bodies are not counted by Werkzeug's MAX_FORM_PARTS
-            limit = app.config["MAX_FORM_FIELDS"]
-            if len(request.form) > limit or sum(len(v) for v in values) > limit * 5:
-                raise BadRequest(_("This form has far too many fields."))
-            if any("\x00" in value for listed in values for value in listed):
-                raise BadRequest(_("A field contains a NUL character, which no field accepts."))
-            # Werkzeug keeps bytes that are not UTF-8 as their "%XX" escapes (older versions:
-            # U+FFFD); storing that would change what was sent without a word. The body is
-            # read strictly again only when a value shows a sign of it.
-            if multipart and any("\ufffd" in value for listed in values for value in listed):
-                # Werkzeug's multipart parser replaces bytes that are not UTF-8 with U+FFFD;
-                # stored, that would change what was sent without a word.
-                raise BadRequest(_("The form was not sent as UTF-8 text. Reload the page and "
-                                   "try again."))
-            if not multipart and any("%" in value or "\ufffd" in value
-                                     for listed in values for value in listed) \
-                    and not _strict_utf8(request.get_data(cache=True)):
-                raise BadRequest(_("The form was not sent as UTF-8 text. Reload the page and "
-                                   "try again."))
+        if request.method not in WRITE_METHODS:
+            return
+        # Every write is an HTML form. A JSON body would reach the forms as numbers, booleans
+        # and objects (Flask-WTF reads JSON as form data), which they are not made for (those
+        # were 500s).
+        mimetype = request.mimetype
+        if mimetype and mimetype not in FORM_MIMETYPES:
+            raise UnsupportedMediaType(_("Send this as a web form (form-urlencoded or "
+                                         "multipart/form-data)."))
+        g.sqlite_immediate = mark_immediate()
+        # The CSV import's multipart body is read by its view, under its own size limit, and
+        # checked there.
+        if not mimetype or request.endpoint in UPLOAD_ENDPOINTS:
+            return
+        form = request.form
+        # urlencoded bodies are not counted by Werkzeug's MAX_FORM_PARTS
+        limit = app.config["MAX_FORM_FIELDS"]
+        values = list(form.listvalues())
+        if len(form) > limit or sum(len(v) for v in values) > limit * 5:
+            raise BadRequest(_("This form has far too many fields."))
+        suspicious = False  # a sign of bytes that were not UTF-8 (one pass over the values)
+        for listed in values:
+            for value in listed:
+                if "\x00" in value:
+                    raise BadRequest(_("A field contains a NUL character, which no field "
+                                       "accepts."))
+                if "%" in value or "\ufffd" in value:
+                    suspicious = True
+        # Werkzeug keeps bytes of a urlencoded body that are not UTF-8 as their "%XX" escapes
+        # (older versions: U+FFFD), and its multipart parser replaces them with U+FFFD; stored,
+        # that would change what was sent without a word. A urlencoded body is read strictly
+        # again only when a value shows a sign of it.
+        if suspicious and (
+                any("\ufffd" in value for listed in values for value in listed)
+                if mimetype == "multipart/form-data"
+                else not _strict_utf8(request.get_data(cache=True))):
+            raise BadRequest(_("The form was not sent as UTF-8 text. Reload the page and "
+                               "try again."))
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _guards)
 
     @app.teardown_request
     def _end_immediate(_exc: BaseException | None) -> None:
