@@ -445,11 +445,10 @@ def invitations_send(slug: str, template_name: str, status: str, dry_run: bool,
                                           part=max(chunk, 1))
     except services.InvitationError as exc:
         raise click.ClickException(str(exc)) from None
-    combined, invited, skipped = result.preflight, result.invited, result.skipped
-    print_preflight(combined)
-    if combined.template_missing:
+    print_preflight(result.preflight)
+    if result.preflight.template_missing:
         sys.exit(1)
-    click.echo(f"queued {invited} invitation(s); skipped {skipped}")
+    click.echo(f"queued {result.invited} invitation(s); skipped {result.skipped}")
 
 
 @invitations_group.command("remind")

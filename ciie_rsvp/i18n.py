@@ -126,12 +126,12 @@ def zone_name(zone: str, language: str | None = None) -> str:
 def _zone_name(zone: str, language: str) -> str:
     if language != "zh-Hans":
         return zone_label(zone)
+    if zone in _ZONE_NAMES_ZH:
+        return _ZONE_NAMES_ZH[zone]
     try:
         name = get_timezone_name(zone, locale="zh_Hans_CN")
     except LookupError:  # Babel's zone data (pytz) may lack a zone the system has
         name = "未知"
-    if zone in _ZONE_NAMES_ZH:
-        return _ZONE_NAMES_ZH[zone]
     if name == "中国时间":  # Babel's name for Asia/Shanghai and its aliases
         return "北京时间"
     if "未知" not in name and not any("a" <= c.lower() <= "z" for c in name):

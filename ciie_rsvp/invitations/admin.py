@@ -97,17 +97,13 @@ def dashboard(slug: str) -> str:
     page = request.args.get("page", "1")
     if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 1_000_000:
         abort(400, description="The page must be a whole number from 1.")
-    total = services.count_invitations(event, rsvp=rsvp, delivery=delivery, q=q)
-    pages = max(1, -(-total // INVITATIONS_PER_PAGE))
-    page_no = min(int(page), pages)
+    listed = services.invitation_page(event, rsvp=rsvp, delivery=delivery, q=q,
+                                      page=int(page), per_page=INVITATIONS_PER_PAGE)
     plan = services.reminder_plan(event)
     return render_template(
         "invitations/dashboard.html", event=event,
         counts=services.dashboard_counts(event),
-        rows=services.invitation_rows(event, rsvp=rsvp, delivery=delivery, q=q,
-                                      limit=INVITATIONS_PER_PAGE,
-                                      offset=(page_no - 1) * INVITATIONS_PER_PAGE),
-        total=total, page=page_no, pages=pages, q=q,
+        rows=listed.items, total=listed.total, page=listed.page, pages=listed.pages, q=q,
         rsvp=rsvp, delivery=delivery, queue=queue_state(),
         templates=services.template_names(event), plan=plan,
         update_count=services.schedule_update_count(event),

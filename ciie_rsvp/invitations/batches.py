@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
@@ -28,8 +28,14 @@ from . import services
 
 PART = 250  # recipients per part: about a quarter of a second of work, a few ms of writing
 
+class Queued(Protocol):
+    """A part's result: the outbox rows it queued (None: queued before)."""
+
+    outbox_ids: list[int | None]
+
+
 P = TypeVar("P")
-R = TypeVar("R")
+R = TypeVar("R", bound=Queued)
 AfterCommit = Callable[[list[Any]], None]
 
 
@@ -53,7 +59,7 @@ class Parts(Generic[R]):
 
 
 def in_parts(ids: Sequence[int], prepare: Callable[[list[int]], P],
-             record: Callable[[P], R], outbox_ids: Callable[[R], list[Any]], *,
+             record: Callable[[P], R], *,
              after_commit: AfterCommit, part: int | None = None, at_least_once: bool = False,
              seconds: float | None = None) -> Parts[R]:
     """Run ``prepare`` (reads) then ``record`` (writes, committed) over ``ids`` in parts.
@@ -68,11 +74,10 @@ def in_parts(ids: Sequence[int], prepare: Callable[[list[int]], P],
     deadline = time.monotonic() + seconds if seconds is not None else None
     db.session.rollback()  # end the request's transaction: no write lock while building
     done: Parts[R] = Parts()
-    results = done.results
     queued = 0
     chunks = [list(ids[i:i + size]) for i in range(0, len(ids), size)]
     for number, chunk in enumerate(chunks or ([[]] if at_least_once else [])):
-        if deadline is not None and results and time.monotonic() > deadline:
+        if deadline is not None and done.results and time.monotonic() > deadline:
             done.remaining = sum(len(c) for c in chunks[number:])
             break
         try:
@@ -97,10 +102,9 @@ def in_parts(ids: Sequence[int], prepare: Callable[[list[int]], P],
         except BaseException:
             db.session.rollback()
             raise
-        results.append(result)
-        ids_queued = outbox_ids(result)
-        queued += len([i for i in ids_queued if i is not None])
-        after_commit(ids_queued)
+        done.results.append(result)
+        queued += len([i for i in result.outbox_ids if i is not None])
+        after_commit(result.outbox_ids)
     return done
 
 
@@ -137,7 +141,7 @@ def send_invitations(event: Event, template_name: str, *, status: str | None,
     if before:
         combined.preflight.checks.extend(services.preflight(
             event, template_name, status=status, registration_ids=before).checks)
-    parts = in_parts(ids, prepare, record, lambda r: r.outbox_ids, after_commit=after_commit,
+    parts = in_parts(ids, prepare, record, after_commit=after_commit,
                      part=part, at_least_once=True, seconds=seconds)
     combined.remaining = parts.remaining
     for result in parts.results:
@@ -166,7 +170,7 @@ def remind(event: Event, *, round_: int, invitation_ids: Iterable[int] | None,
     parts = in_parts(
         ids, lambda chunk: services.prepare_reminders(event, round_=round_,
                                                       invitation_ids=chunk),
-        lambda batch: services.record_reminders(round_, batch), lambda r: r.outbox_ids,
+        lambda batch: services.record_reminders(round_, batch),
         after_commit=after_commit, part=part, seconds=seconds)
     return _gather(combined, parts, "reminded")
 
@@ -181,7 +185,7 @@ def send_schedule_update(event: Event, *, organizer_id: int | None,
     parts = in_parts(
         ids, lambda chunk: services.prepare_updates(event, chunk),
         lambda batch: services.record_updates(event_id, batch, organizer_id=organizer_id),
-        lambda r: r.outbox_ids, after_commit=after_commit, part=part, seconds=seconds)
+        after_commit=after_commit, part=part, seconds=seconds)
     return _gather(combined, parts, "updated")
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -63,6 +63,9 @@ from ..tokens import derived_token, hash_token, looks_like_token, new_token
 from ..validation import normalize_email
 from .calendar import PARTSTATS, Person, event_ics
 from .rendering import Rendered, RenderError, TemplateParts, check_syntax, render
+
+if TYPE_CHECKING:
+    from ..organizer.services import Page
 
 LANGUAGES = ("en", "zh-Hans")
 DEFAULT_TEMPLATE = "welcome"
@@ -407,13 +410,15 @@ def english_in_chinese(event: Event, row: InvitationTemplate) -> list[str]:
     "Shanghai Municipal Commission of Commerce携手World Trade Center Los Angeles…", and
     preflight reported nothing)."""
     used = set(_EVENT_PLACEHOLDER.findall(" ".join((row.subject, row.body_html, row.body_text))))
-    missing = []
-    for placeholder, fields in _TRANSLATED.items():
-        if placeholder in used and any(
-                text_in(event, name, "en") and not getattr(event, f"{name}_zh", "")
-                for name in fields):
-            missing.append(placeholder)
-    return missing
+    return [placeholder for placeholder, fields in _TRANSLATED.items()
+            if placeholder in used and _in_english(event, fields)]
+
+
+def _in_english(event: Event, fields: Sequence[str]) -> bool:
+    """Whether Chinese readers would see one of the event's ``fields`` in English: filled in
+    English, empty in Chinese."""
+    return any(text_in(event, name, "en") and not getattr(event, f"{name}_zh", "")
+               for name in fields)
 
 
 @dataclass
@@ -431,9 +436,7 @@ def chinese_fallbacks(event: Event) -> dict[str, EnglishInChinese]:
     notes: dict[str, EnglishInChinese] = {}
     chinese = [Invitation.event_id == event.id, Registration.language == "zh-Hans",
                *_writable_registration()]
-    place_in_english = any(text_in(event, name, "en") and not getattr(event, f"{name}_zh")
-                           for name in PLACE_FIELDS)
-    if place_in_english and event.schedule_revision:
+    if _in_english(event, PLACE_FIELDS) and event.schedule_revision:
         due = db.session.scalar(
             select(func.count(Invitation.id))
             .join(Registration, Registration.id == Invitation.registration_id)
@@ -932,10 +935,7 @@ def _update_recipients(event: Event) -> Any:
     return (select(Invitation).join(Registration, Registration.id == Invitation.registration_id)
             .where(Invitation.event_id == event.id,
                    Invitation.schedule_revision < event.schedule_revision,
-                   Registration.status.not_in(NEVER_INVITED),
-                   Registration.erased_at.is_(None),
-                   ~select(MailOptOut.email_normalized).where(
-                       MailOptOut.email_normalized == Registration.email_normalized).exists()))
+                   *_writable_registration()))
 
 
 def schedule_update_count(event: Event) -> int:
@@ -1214,11 +1214,16 @@ def _invitations_query(event: Event, *, rsvp: str | None, delivery: str | None,
     return query
 
 
-def count_invitations(event: Event, *, rsvp: str | None = None, delivery: str | None = None,
-                      q: str = "") -> int:
-    """How many invitations :func:`invitation_rows` would list without a limit."""
+def invitation_page(event: Event, *, rsvp: str | None, delivery: str | None, q: str,
+                    page: int, per_page: int) -> Page[InvitationRow]:
+    """Page ``page`` (the last one when past the end) of :func:`invitation_rows`."""
+    from ..organizer.services import Page, page_within
+
     query = _invitations_query(event, rsvp=rsvp, delivery=delivery, q=q)
-    return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = page_within(page, total, per_page)
+    return Page(invitation_rows(event, rsvp=rsvp, delivery=delivery, q=q, limit=per_page,
+                                offset=(page - 1) * per_page), total, page, per_page)
 
 
 def invitation_rows(event: Event, *, rsvp: str | None = None, delivery: str | None = None,

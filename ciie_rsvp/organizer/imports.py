@@ -156,6 +156,21 @@ def _map_value(name: str, value: str) -> Any:
     return value
 
 
+def _error_text(name: str, cell: str, messages: list[Any]) -> str:
+    """A field's error, naming the value of ``cell`` that caused it ("Not a valid choice."
+    alone left the organizer to guess which value and why)."""
+    text, value = " ".join(str(m) for m in messages), cell.strip()
+    if not value or name == "email":  # empty, or the email: its row shows it already
+        return text
+    if name not in _CODED:
+        return f"“{value[:80]}”: {text}"
+    if name == "interests":  # the items of the cell that are not accepted
+        known = {code for code, _label in INTERESTS}
+        value = "; ".join(item for item in _map_value(name, value) if item not in known) \
+            or value
+    return f"“{value}” is not one of the accepted values (listed on the upload page)."
+
+
 def _check_row(line: int, raw: dict[str, str]) -> RowResult:
     result = RowResult(line, raw)
     formdata = MultiDict()
@@ -172,19 +187,7 @@ def _check_row(line: int, raw: dict[str, str]) -> RowResult:
     valid = form.validate()
     for name, messages in form.errors.items():
         label = getattr(form, name).label.text if hasattr(form, name) else name
-        text = " ".join(str(m) for m in messages)
-        if name in _CODED and (raw.get(name) or "").strip():
-            # "Not a valid choice." alone left the organizer to guess which value and why.
-            value = raw[name].strip()
-            if name == "interests":  # the items of the cell that are not accepted
-                known = {code for code, _label in INTERESTS}
-                value = "; ".join(item for item in _map_value(name, value)
-                                  if item not in known) or value
-            text = (f"“{value}” is not one of the accepted values (listed on the upload "
-                    "page).")
-        elif (raw.get(name) or "").strip() and name != "email":
-            text = f"“{raw[name].strip()[:80]}”: {text}"
-        result.errors.append(f"{label}: {text}")
+        result.errors.append(f"{label}: {_error_text(name, raw.get(name) or '', messages)}")
     email = raw.get("email", "").strip()
     try:
         email = normalize_email(email) if email else ""

@@ -10,7 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Select, and_, case, cast, func, insert, or_, select, update
@@ -159,24 +159,36 @@ def ordered(stmt: Select[Any], filters: ListFilters) -> Select[Any]:
     return stmt.order_by(column.desc(), Registration.id.desc())
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class Page:
-    items: list[Registration]
+class Page(Generic[T]):
+    items: list[T]
     total: int
     page: int
     per_page: int
 
     @property
     def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
+        return pages_for(self.total, self.per_page)
 
 
-def list_registrations(event: Event, filters: ListFilters) -> Page:
+def pages_for(total: int, per_page: int) -> int:
+    """How many pages ``total`` items fill (one, when there are none)."""
+    return max(1, math.ceil(total / per_page))
+
+
+def page_within(asked: int, total: int, per_page: int) -> int:
+    """Page ``asked``, or the last one when it is past the end."""
+    return min(max(1, asked), pages_for(total, per_page))
+
+
+def list_registrations(event: Event, filters: ListFilters) -> Page[Registration]:
     """One page of the event's registrations: two queries, whatever the page size."""
     conds = filter_conditions(event.id, filters)
     total = db.session.scalar(select(func.count(Registration.id)).where(*conds)) or 0
-    pages = max(1, math.ceil(total / filters.per_page))
-    page = min(max(1, filters.page), pages)
+    page = page_within(filters.page, total, filters.per_page)
     stmt = ordered(select(Registration).where(*conds), filters)
     items = list(db.session.scalars(
         stmt.limit(filters.per_page).offset((page - 1) * filters.per_page)))

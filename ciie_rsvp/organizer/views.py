@@ -112,9 +112,9 @@ def registrations(slug: str) -> tuple[str, int]:
 def _back_to_list(event: Event) -> str:
     """The registration list as this organizer last left it for ``event`` (else the list)."""
     remembered = session.get("list_view")
-    args = remembered.get("args", {}) if isinstance(remembered, dict) else {}
-    if not (isinstance(remembered, dict) and remembered.get("slug") == event.slug
-            and isinstance(args, dict) and _filter_form(MultiDict(args)).validate()):
+    args = remembered.get("args") if isinstance(remembered, dict) \
+        and remembered.get("slug") == event.slug else None
+    if not isinstance(args, dict) or not _filter_form(MultiDict(args)).validate():
         args = {}
     return url_for(".registrations", slug=event.slug, **args)
 
